@@ -1,0 +1,39 @@
+// swift-tools-version: 6.0
+// Morpho: a Swift workbench for image-based cell profiling.
+import PackageDescription
+
+let package = Package(
+    name: "Morpho",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "morpho", targets: ["morpho"]),
+        .library(name: "MorphoCore", targets: ["MorphoCore"]),
+        .library(name: "MorphoIO", targets: ["MorphoIO"]),
+        .library(name: "Synthetic", targets: ["Synthetic"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries from Debian (see scripts/setup.sh).
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "MorphoCore"),
+        .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib"]),
+        .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"]),
+        .executableTarget(
+            name: "morpho",
+            dependencies: [
+                "MorphoCore", "MorphoIO", "Synthetic",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "MorphoCoreTests", dependencies: ["MorphoCore"]),
+        .testTarget(name: "MorphoIOTests", dependencies: ["MorphoCore", "MorphoIO"]),
+        .testTarget(name: "SyntheticTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MorphoCore", "MorphoIO"]),
+    ]
+)

@@ -1,0 +1,3 @@
+import MorphoCore
+import MorphoIO
+print("ok")
