@@ -87,7 +87,7 @@ public struct Experiment: Sendable {
     /// A short human-readable summary: counts of plates, batches, wells, sites, files, treatments, MoAs.
     public var summary: String {
         let ts = treatments
-        let annotated = ts.filter { $0.moa != nil }
+        let annotated = ts.filter { $0.moa != nil && $0.compound != controlCompound }
         let moas = Set(annotated.compactMap(\.moa)).sorted()
         let compounds = Set(ts.map(\.compound))
         var controlWells = 0
@@ -98,7 +98,7 @@ public struct Experiment: Sendable {
             "plates: \(plates.count) in \(batches.count) batch(es)",
             "wells: \(wellCount) (\(controlWells) \(controlCompound ?? "control") wells)",
             "sites: \(siteCount), channels: \(channels.joined(separator: ", ")), files: \(siteCount * channels.count)",
-            "treatments: \(ts.count) (\(annotated.count) annotated) of \(compounds.count) compounds",
+            "treatments: \(ts.count) (\(annotated.count) annotated with a MoA) of \(compounds.count) compounds",
             "mechanisms of action: \(moas.count)",
         ]
         for moa in moas {

@@ -9,6 +9,7 @@ public final class ProgressReporter: Sendable {
     private struct State {
         var done = 0
         var lastPrint = 0.0
+        var printedFinal = false
     }
 
     public let label: String
@@ -42,16 +43,24 @@ public final class ProgressReporter: Sendable {
             let interval = interactive ? 0.25 : 10.0
             guard s.done >= total || t - s.lastPrint >= interval else { return nil }
             s.lastPrint = t
+            if s.done >= total {
+                guard !s.printedFinal else { return nil }
+                s.printedFinal = true
+            }
             return format(done: s.done, elapsed: t - start)
         }
-        if let line { emit(line, final: false) }
+        if let line { emit(line, final: line.contains("took")) }
     }
 
-    /// Writes the closing line (total, elapsed time, mean rate).
+    /// Writes the closing line (total, elapsed time, mean rate) unless reaching the total already did.
     public func finish() {
         guard enabled else { return }
-        let done = state.withLock { $0.done }
-        emit(format(done: done, elapsed: ProgressReporter.now() - start), final: true)
+        let done: Int? = state.withLock { s in
+            if s.printedFinal { return nil }
+            s.printedFinal = true
+            return s.done
+        }
+        if let done { emit(format(done: done, elapsed: ProgressReporter.now() - start), final: true) }
     }
 
     func format(done: Int, elapsed: Double) -> String {

@@ -1,0 +1,222 @@
+import Foundation
+import MorphoCore
+
+/// BBBC021's own metadata (Caie et al. 2010; Ljosa et al. 2012) as published: `BBBC021_v1_image.csv`
+/// (one row per field: DAPI/Tubulin/Actin file and path names, plate, well, replicate, compound,
+/// concentration) and `BBBC021_v1_moa.csv`. The batch is the plate name's `WeekN` prefix; the site
+/// is the `_sN_` part of the file name.
+public enum BBBC021Layout {
+    public static let channels = ["DAPI", "Tubulin", "Actin"]
+    public static let control = "DMSO"
+
+    public struct Options: Sendable {
+        /// Folder holding the `WeekN/WeekN_PPPPP/` image folders; nil leaves paths relative.
+        public var imageRoot: URL?
+        /// Check that every image file exists (needs `imageRoot`).
+        public var checkFiles = false
+        /// Keep only wells whose treatment is annotated with a MoA (the 103 treatments + DMSO).
+        public var annotatedOnly = false
+        /// Keep only these plates (all when nil).
+        public var plates: Set<String>?
+
+        public init(imageRoot: URL? = nil, checkFiles: Bool = false, annotatedOnly: Bool = false, plates: Set<String>? = nil) {
+            self.imageRoot = imageRoot
+            self.checkFiles = checkFiles
+            self.annotatedOnly = annotatedOnly
+            self.plates = plates
+        }
+    }
+
+    /// Reads the layout; structural problems throw (all listed), treatments without MoA come back as
+    /// warnings in the report.
+    public static func read(imageCSV: URL, moaCSV: URL, options: Options = Options()) throws -> (Experiment, LayoutReport) {
+        let csv = try CSV.read(imageCSV)
+        let annotations = try MoAAnnotations.read(moaCSV)
+        let name = imageCSV.lastPathComponent
+        let plates = try csv.column("Image_Metadata_Plate_DAPI"), wells = try csv.column("Image_Metadata_Well_DAPI")
+        let compounds = try csv.column("Image_Metadata_Compound"), concs = try csv.column("Image_Metadata_Concentration")
+        let replicates = try csv.column("Replicate")
+        var fileNames = [[String]](), pathNames = [[String]]()
+        for ch in channels {
+            fileNames.append(try csv.column("Image_FileName_\(ch)"))
+            pathNames.append(try csv.column("Image_PathName_\(ch)"))
+        }
+        var report = LayoutReport()
+        var rows = [LayoutRow]()
+        var unannotated = [String: Int]()
+        for r in 0..<csv.rowCount {
+            let origin = "\(name):\(csv.lineNumber(ofRow: r))"
+            if let keep = options.plates, !keep.contains(plates[r]) { continue }
+            guard let conc = Double(concs[r]) else {
+                report.errors.append("\(origin): concentration '\(concs[r])' is not a number"); continue
+            }
+            guard let site = siteNumber(fileNames[0][r]) else {
+                report.errors.append("\(origin): cannot find the site (_sN_) in file name '\(fileNames[0][r])'"); continue
+            }
+            let moa = annotations.moa(compound: compounds[r], concentration: conc)
+            let treatment = Treatment(compound: compounds[r], concentration: conc, moa: moa)
+            if moa == nil {
+                unannotated[treatment.key, default: 0] += 1
+                if options.annotatedOnly { continue }
+            }
+            var files = [String: URL]()
+            for (k, ch) in channels.enumerated() {
+                let relative = pathNames[k][r] + "/" + fileNames[k][r]
+                files[ch] = options.imageRoot.map { $0.appendingPathComponent(relative) } ?? URL(fileURLWithPath: relative)
+            }
+            rows.append(LayoutRow(plate: plates[r], well: wells[r], site: site, files: files, treatment: treatment,
+                                  replicate: Int(replicates[r]), batch: nil, origin: origin))
+        }
+        if !unannotated.isEmpty {
+            let list = unannotated.keys.sorted(by: naturalLess)
+            report.warnings.append("\(list.count) treatment(s) have no MoA annotation in \(moaCSV.lastPathComponent)\(options.annotatedOnly ? " and were left out" : ""): \(list.joined(separator: ", "))")
+        }
+        let experiment = ExperimentAssembler.assemble(rows, channels: channels, controlCompound: control,
+                                                      checkFiles: options.checkFiles && options.imageRoot != nil, report: &report)
+        try report.throwIfErrors()
+        return (experiment, report)
+    }
+
+    /// The site number in a BBBC021 file name: "G10_s3_w1....tif" -> 3.
+    public static func siteNumber(_ fileName: String) -> Int? {
+        guard let range = fileName.range(of: "_s") else { return nil }
+        let digits = fileName[range.upperBound...].prefix { $0.isNumber }
+        return Int(digits)
+    }
+}
+
+/// A CellProfiler LoadData CSV: `Image_FileName_<Channel>` / `Image_PathName_<Channel>` per channel,
+/// `Metadata_Plate`, `Metadata_Well`, `Metadata_Site` (or `Metadata_Field`), and optionally
+/// `Metadata_Compound`, `Metadata_Concentration`, `Metadata_MoA`, `Metadata_Batch`, `Metadata_Replicate`.
+public enum LoadDataLayout {
+    public struct Options: Sendable {
+        /// Relative `Image_PathName_*` values are resolved against this folder (default: the CSV's folder).
+        public var imageRoot: URL?
+        /// Channels the pipeline expects; others in the file are reported as unknown. Nil: take all.
+        public var channels: [String]?
+        public var checkFiles = true
+        /// The negative-control compound, checked for on every plate.
+        public var controlCompound: String? = "DMSO"
+        /// MoA annotations to join where the CSV has no `Metadata_MoA` column.
+        public var annotations: MoAAnnotations?
+
+        public init(imageRoot: URL? = nil, channels: [String]? = nil, checkFiles: Bool = true,
+                    controlCompound: String? = "DMSO", annotations: MoAAnnotations? = nil) {
+            self.imageRoot = imageRoot
+            self.channels = channels
+            self.checkFiles = checkFiles
+            self.controlCompound = controlCompound
+            self.annotations = annotations
+        }
+    }
+
+    public static func read(_ url: URL, options: Options = Options()) throws -> (Experiment, LayoutReport) {
+        let csv = try CSV.read(url)
+        let name = url.lastPathComponent
+        var report = LayoutReport()
+        let found = csv.header.filter { $0.hasPrefix("Image_FileName_") }.map { String($0.dropFirst("Image_FileName_".count)) }
+        guard !found.isEmpty else {
+            throw MorphoError.table(file: url.path, line: 1, column: nil, problem: "no Image_FileName_<Channel> columns: not a LoadData CSV")
+        }
+        let channels = options.channels ?? found
+        for ch in found where !channels.contains(ch) {
+            report.errors.append("\(name): unknown channel '\(ch)' (expected \(channels.joined(separator: ", ")))")
+        }
+        for ch in channels where !found.contains(ch) {
+            report.errors.append("\(name): channel '\(ch)' has no Image_FileName_\(ch) column")
+        }
+        for ch in found where !csv.hasColumn("Image_PathName_\(ch)") {
+            report.errors.append("\(name): channel '\(ch)' has no Image_PathName_\(ch) column")
+        }
+        for required in ["Metadata_Plate", "Metadata_Well"] where !csv.hasColumn(required) {
+            report.errors.append("\(name): required column \(required) is missing")
+        }
+        try report.throwIfErrors()
+
+        let root = options.imageRoot ?? url.deletingLastPathComponent()
+        let plates = try csv.column("Metadata_Plate"), wells = try csv.column("Metadata_Well")
+        let sites = ["Metadata_Site", "Metadata_Field", "Metadata_FieldID"].first(where: csv.hasColumn).map { try! csv.column($0) }
+        func optional(_ c: String) -> [String]? { csv.hasColumn(c) ? try! csv.column(c) : nil }
+        let compounds = optional("Metadata_Compound"), concs = optional("Metadata_Concentration")
+        let moas = optional("Metadata_MoA"), batches = optional("Metadata_Batch"), replicates = optional("Metadata_Replicate")
+        let fileColumns = try channels.map { try csv.column("Image_FileName_\($0)") }
+        let pathColumns = try channels.map { try csv.column("Image_PathName_\($0)") }
+
+        var rows = [LayoutRow]()
+        var unannotated = Set<String>()
+        for r in 0..<csv.rowCount {
+            let origin = "\(name):\(csv.lineNumber(ofRow: r))"
+            var site = 1
+            if let sites {
+                guard let s = Int(sites[r]) else { report.errors.append("\(origin): site '\(sites[r])' is not a whole number"); continue }
+                site = s
+            }
+            var treatment: Treatment?
+            if let compounds {
+                let concText = concs?[r] ?? "0"
+                guard let conc = Double(concText.isEmpty ? "0" : concText) else {
+                    report.errors.append("\(origin): concentration '\(concText)' is not a number"); continue
+                }
+                var moa = moas?[r]
+                if moa?.isEmpty ?? true { moa = options.annotations?.moa(compound: compounds[r], concentration: conc) }
+                treatment = Treatment(compound: compounds[r], concentration: conc, moa: moa)
+                if moa == nil, moas != nil || options.annotations != nil { unannotated.insert(treatment!.key) }
+            }
+            var files = [String: URL]()
+            for k in channels.indices {
+                let dir = pathColumns[k][r]
+                let base = dir.hasPrefix("/") ? URL(fileURLWithPath: dir) : root.appendingPathComponent(dir)
+                files[channels[k]] = base.appendingPathComponent(fileColumns[k][r])
+            }
+            rows.append(LayoutRow(plate: plates[r], well: wells[r], site: site, files: files, treatment: treatment,
+                                  replicate: replicates.flatMap { Int($0[r]) }, batch: batches?[r], origin: origin))
+        }
+        if !unannotated.isEmpty {
+            report.warnings.append("\(unannotated.count) treatment(s) have no MoA annotation: \(unannotated.sorted(by: naturalLess).joined(separator: ", "))")
+        }
+        let experiment = ExperimentAssembler.assemble(rows, channels: channels, controlCompound: compounds == nil ? nil : options.controlCompound,
+                                                      checkFiles: options.checkFiles, report: &report)
+        try report.throwIfErrors()
+        return (experiment, report)
+    }
+}
+
+extension BBBC021Layout {
+    /// Loads per-well profiles (e.g. Ljosa et al. 2013's `ljosa2013_per_well_mean.csv.gz`, whose
+    /// metadata columns are `Image_Metadata_Plate` / `Image_Metadata_Well`) and joins each well with its
+    /// BBBC021 annotations, giving pycytominer metadata columns `Metadata_Plate`, `Metadata_Well`,
+    /// `Metadata_Batch`, `Metadata_Compound`, `Metadata_Concentration`, `Metadata_MoA` (empty when the
+    /// treatment is not annotated) and `Metadata_Replicate`. A well missing from the layout is an error.
+    public static func readProfiles(_ profilesCSV: URL, experiment: Experiment) throws -> FeatureTable {
+        var table = try FeatureTableCSV.read(profilesCSV, rename: [
+            "Image_Metadata_Plate": "Metadata_Plate", "Image_Metadata_Well": "Metadata_Well",
+        ])
+        guard let plates = table.metadataColumn("Metadata_Plate")?.texts,
+              let wells = table.metadataColumn("Metadata_Well")?.texts else {
+            throw MorphoError.table(file: profilesCSV.path, line: 1, column: "Metadata_Plate",
+                                    problem: "profiles need plate and well columns (Metadata_Plate/Metadata_Well or Image_Metadata_Plate/Image_Metadata_Well)")
+        }
+        var lookup = [String: (Plate, Well)]()
+        for p in experiment.plates { for w in p.wells { lookup["\(p.name)/\(w.id)"] = (p, w) } }
+        var batch = [String](), compound = [String](), conc = [Double](), moa = [String](), replicate = [Double]()
+        var problems = [String]()
+        for r in 0..<table.rowCount {
+            guard let id = WellID(wells[r]), let (plate, well) = lookup["\(plates[r])/\(id)"] else {
+                problems.append("\(profilesCSV.lastPathComponent):\(r + 2): plate \(plates[r]) well \(wells[r]) is not in the layout")
+                continue
+            }
+            batch.append(plate.batch)
+            compound.append(well.treatment?.compound ?? "")
+            conc.append(well.treatment?.concentration ?? .nan)
+            moa.append(well.treatment?.moa ?? "")
+            replicate.append(well.replicate.map(Double.init) ?? .nan)
+        }
+        if !problems.isEmpty { throw MorphoError.layout(problems: problems) }
+        try table.setMetadata("Metadata_Batch", .strings(batch))
+        try table.setMetadata("Metadata_Compound", .strings(compound))
+        try table.setMetadata("Metadata_Concentration", .numbers(conc))
+        try table.setMetadata("Metadata_MoA", .strings(moa))
+        try table.setMetadata("Metadata_Replicate", .numbers(replicate))
+        return table
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+import MorphoCore
+
+@main
+struct Morpho: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "morpho",
+        abstract: "Morpho: image-based cell profiling, from microscopy plates to mechanism-of-action profiles.",
+        version: MorphoVersion.current,
+        subcommands: [Demo.self, Synth.self, ExperimentCommand.self, TIFFCommand.self, TableCommand.self]
+    )
+
+    /// Runs `body`, printing a `MorphoError` as one clear message (no stack trace) and exiting 1.
+    static func reportingErrors(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as MorphoError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

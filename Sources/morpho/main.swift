@@ -1,3 +1,0 @@
-import MorphoCore
-import MorphoIO
-print("ok")
