@@ -31,9 +31,12 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "MorphoCoreTests", dependencies: ["MorphoCore"]),
-        .testTarget(name: "MorphoIOTests", dependencies: ["MorphoCore", "MorphoIO"]),
-        .testTarget(name: "SyntheticTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MorphoCore", "MorphoIO"]),
+        // Paths to ../shared and the fixtures, temporary folders, and the Python peers of the tests.
+        .target(name: "MorphoTestSupport", dependencies: ["MorphoCore"], path: "Tests/Support"),
+        .testTarget(name: "MorphoCoreTests", dependencies: ["MorphoCore", "MorphoTestSupport"]),
+        .testTarget(name: "MorphoIOTests", dependencies: ["MorphoCore", "MorphoIO", "MorphoTestSupport"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "SyntheticTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "MorphoTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
     ]
 )

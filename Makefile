@@ -1,0 +1,26 @@
+# Morpho: the two commands of the README.
+#   make demo  installs what is missing, builds in release mode and runs the built-in example
+#   make test  installs what is missing (and the Python test peers), builds and runs every test
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: demo test setup build release test-venv clean
+
+setup:
+	@scripts/setup.sh
+
+release: setup
+	$(SWIFT) build -c release --product morpho
+
+demo: release
+	.build/release/morpho demo
+
+test-venv:
+	@scripts/setup.sh --test
+	@scripts/test-venv.sh
+
+test: test-venv
+	MORPHO_TEST_PYTHON=$(CURDIR)/.venv-test/bin/python MORPHO_REQUIRE_PEERS=1 $(SWIFT) test
+
+clean:
+	rm -rf .build .venv-test Data/demo

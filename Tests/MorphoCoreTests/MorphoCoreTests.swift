@@ -1,0 +1,194 @@
+import Foundation
+@testable import MorphoCore
+import MorphoTestSupport
+import Testing
+
+@Suite struct WellIDTests {
+    @Test func parsesCommonForms() {
+        #expect(WellID("A01") == WellID(row: 0, column: 1))
+        #expect(WellID("g10") == WellID(row: 6, column: 10))
+        #expect(WellID("B2") == WellID(row: 1, column: 2))
+        #expect(WellID("AF48") == WellID(row: 31, column: 48))
+        #expect(WellID("r01c01") == WellID(row: 0, column: 1))
+        #expect(WellID("r16c24") == WellID(row: 15, column: 24))
+    }
+
+    @Test func rejectsNonWells() {
+        for bad in ["", "A", "12", "A0", "A-1", "ABC1", "A1x"] { #expect(WellID(bad) == nil, "\(bad)") }
+    }
+
+    @Test func printsCanonically() {
+        #expect(WellID(row: 6, column: 10).description == "G10")
+        #expect(WellID(row: 0, column: 3).description == "A03")
+        #expect(WellID(row: 26, column: 1).description == "AA01")
+        #expect(WellID(row: 1, column: 2) < WellID(row: 1, column: 10))
+    }
+}
+
+@Suite struct OrderingAndFormattingTests {
+    @Test func naturalOrderComparesDigitRunsAsNumbers() {
+        #expect(naturalLess("Week2", "Week10"))
+        #expect(!naturalLess("Week10", "Week2"))
+        #expect(naturalLess("Week1_22123", "Week1_22141"))
+        #expect(naturalLess("s2", "s10"))
+        #expect(naturalLess("a", "ab"))
+        #expect(!naturalLess("a", "a"))
+        let sorted = ["Week10_1", "Week2_5", "Week1_9"].sorted(by: naturalLess)
+        #expect(sorted == ["Week1_9", "Week2_5", "Week10_1"])
+    }
+
+    @Test func formatsNumbersShortest() {
+        #expect(formatNumber(3) == "3")
+        #expect(formatNumber(0.003) == "0.003")
+        #expect(formatNumber(-2.5) == "-2.5")
+        #expect(formatNumber(.nan) == "NaN")
+        #expect(Treatment(compound: "taxol", concentration: 0.3).key == "taxol@0.3")
+    }
+
+    @Test func formatsDurations() {
+        #expect(formatDuration(42) == "42s")
+        #expect(formatDuration(185) == "3m05s")
+        #expect(formatDuration(3720) == "1h02m")
+    }
+
+    @Test func progressLineGivesRateAndTimeLeft() {
+        let p = ProgressReporter("fields", total: 100, enabled: false)
+        let line = p.format(done: 25, elapsed: 5)
+        #expect(line == "fields: 25/100 (25%) 5.0/s, 15s left")
+        #expect(p.format(done: 100, elapsed: 20).hasSuffix("took 20s"))
+    }
+}
+
+@Suite struct RandomTests {
+    @Test func sameSeedSameStream() {
+        var a = SeededGenerator(seed: 7, stream: "plate/A01"), b = SeededGenerator(seed: 7, stream: "plate/A01")
+        var c = SeededGenerator(seed: 7, stream: "plate/A02"), d = SeededGenerator(seed: 8, stream: "plate/A01")
+        let xa = (0..<5).map { _ in a.next() }
+        #expect(xa == (0..<5).map { _ in b.next() })
+        #expect(xa != (0..<5).map { _ in c.next() })
+        #expect(xa != (0..<5).map { _ in d.next() })
+    }
+
+    @Test func fnv1aMatchesPublishedVectors() {
+        // FNV-1a 64-bit test vectors (Fowler/Noll/Vo reference).
+        #expect(stableHash("") == 0xcbf2_9ce4_8422_2325)
+        #expect(stableHash("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(stableHash("foobar") == 0x8594_4171_f739_67e8)
+    }
+
+    @Test func distributionsHaveTheirMoments() {
+        var g = SeededGenerator(seed: 42)
+        let n = 200_000
+        var s = 0.0, s2 = 0.0, u = 0.0, p = 0.0, p2 = 0.0, q = 0.0
+        for _ in 0..<n {
+            let z = g.normal(); s += z; s2 += z * z
+            u += g.uniform()
+            let k = g.poisson(4); p += k; p2 += k * k
+            q += g.poisson(400)
+        }
+        let mean = s / Double(n), variance = s2 / Double(n) - mean * mean
+        #expect(abs(mean) < 0.01)
+        #expect(abs(variance - 1) < 0.02)
+        #expect(abs(u / Double(n) - 0.5) < 0.005)
+        let pm = p / Double(n)
+        #expect(abs(pm - 4) < 0.03)
+        #expect(abs(p2 / Double(n) - pm * pm - 4) < 0.1)
+        #expect(abs(q / Double(n) - 400) < 0.3)
+    }
+}
+
+@Suite struct ImageTests {
+    @Test func fieldOfViewRejectsMismatchedChannels() throws {
+        let a = Image(width: 4, height: 3, value: 1, bitDepth: .uint16)
+        let b = Image(width: 4, height: 4, value: 1, bitDepth: .uint16)
+        #expect(throws: MorphoError.mismatchedImages(context: "P1 A01 s1", problem: "channel 'Actin' is 4x4 but channel 'DNA' is 4x3")) {
+            try FieldOfView(channels: [("DNA", a), ("Actin", b)], context: "P1 A01 s1")
+        }
+        #expect(throws: MorphoError.self) { try FieldOfView(channels: [("DNA", a), ("DNA", a)], context: "x") }
+        #expect(throws: MorphoError.self) { try FieldOfView(channels: [], context: "x") }
+        let field = try FieldOfView(channels: [("DNA", a), ("Actin", a)], context: "x")
+        #expect(field.width == 4 && field.height == 3 && field.channel("Actin") == a && field.channel("RNA") == nil)
+    }
+
+    @Test func statisticsAndIndexing() {
+        var image = Image(width: 3, height: 2, pixels: [1, 2, 3, 4, 5, 6], bitDepth: .uint8)
+        #expect(image[2, 1] == 6)
+        image[0, 1] = -1
+        #expect(image.range == (-1, 6))
+        #expect(abs(image.mean - 16.0 / 6) < 1e-12)  // 1 + 2 + 3 - 1 + 5 + 6
+        #expect(BitDepth.uint16.maxValue == 65535)
+    }
+}
+
+@Suite struct FeatureTableTests {
+    func table() throws -> FeatureTable {
+        try FeatureTable(metadataNames: ["Metadata_Plate", "Metadata_Dose"],
+                         metadata: [.strings(["P1", "P1", "P2"]), .numbers([0, 0.5, 1])],
+                         featureNames: ["f1", "f2"], features: [1, 2, 3, 4, 5, 6], rowCount: 3)
+    }
+
+    @Test func accessorsAndSelection() throws {
+        let t = try table()
+        #expect(t[row: 1, feature: 1] == 4)
+        #expect(Array(t.row(2)) == [5, 6])
+        let s = t.selectingRows([2, 0])
+        #expect(s.rowCount == 2 && s.features == [5, 6, 1, 2])
+        #expect(s.metadataColumn("Metadata_Plate") == .strings(["P2", "P1"]))
+        #expect(s.metadataColumn("Metadata_Dose")?.texts == ["1", "0"])
+    }
+
+    @Test func shapeErrorsNameTheColumn() throws {
+        #expect(throws: MorphoError.data(context: "feature table", problem: "metadata column 'Metadata_Plate' has 2 values for 3 rows")) {
+            try FeatureTable(metadataNames: ["Metadata_Plate"], metadata: [.strings(["a", "b"])], featureNames: ["f"], features: [1, 2, 3], rowCount: 3)
+        }
+        #expect(throws: MorphoError.data(context: "feature table", problem: "column 'f' appears twice")) {
+            try FeatureTable(metadataNames: [], metadata: [], featureNames: ["f", "f"], features: [1, 2], rowCount: 1)
+        }
+        var t = try table()
+        #expect(throws: MorphoError.self) { try t.setMetadata("Metadata_X", .strings(["a"])) }
+        #expect(throws: MorphoError.self) { try t.setMetadata("f1", .strings(["a", "b", "c"])) }
+        try t.setMetadata("Metadata_Well", .strings(["A01", "A02", "A01"]))
+        #expect(t.metadataNames == ["Metadata_Plate", "Metadata_Dose", "Metadata_Well"])
+    }
+
+    @Test func nanFeaturesAreReportedByColumnAndRow() throws {
+        let t = try FeatureTable(metadataNames: [], metadata: [], featureNames: ["a", "b"], features: [1, 2, 3, .nan], rowCount: 2)
+        #expect(throws: MorphoError.data(context: "plate P1", problem: "feature 'b' is nan in row 2")) { try t.checkFinite(context: "plate P1") }
+        try table().checkFinite(context: "ok")
+    }
+}
+
+@Suite struct AtomicFileTests {
+    @Test func writesAndLeavesNoTemporaryFiles() throws {
+        let dir = TestPaths.temporaryDirectory("atomic")
+        let url = dir.appendingPathComponent("sub/out.txt")
+        try AtomicFile.write(Data("one".utf8), to: url)
+        try AtomicFile.write(Data("two".utf8), to: url)
+        #expect(try String(contentsOf: url, encoding: .utf8) == "two")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path) == ["out.txt"])
+    }
+
+    @Test func aFailedWriteKeepsThePreviousFile() throws {
+        struct Crash: Error {}
+        let dir = TestPaths.temporaryDirectory("atomic")
+        let url = dir.appendingPathComponent("out.txt")
+        try AtomicFile.write(Data("complete".utf8), to: url)
+        #expect(throws: Crash.self) {
+            try AtomicFile.write(to: url) { tmp in
+                try Data("half".utf8).write(to: tmp)
+                throw Crash()
+            }
+        }
+        #expect(try String(contentsOf: url, encoding: .utf8) == "complete")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.txt"])
+    }
+}
+
+@Suite struct ParallelTests {
+    @Test func concurrentMapKeepsOrderAndRethrows() throws {
+        let squares = try concurrentMap(1000) { $0 * $0 }
+        #expect(squares == (0..<1000).map { $0 * $0 })
+        struct Bad: Error {}
+        #expect(throws: Bad.self) { _ = try concurrentMap(100) { i -> Int in if i == 37 { throw Bad() }; return i } }
+    }
+}
