@@ -1,0 +1,167 @@
+import Foundation
+@testable import MorphoIO
+import MorphoCore
+import MorphoTestSupport
+import Testing
+
+func errorText(_ body: () throws -> Void) -> String {
+    do { try body(); return "no error" } catch { return "\(error)" }
+}
+
+@Suite struct BBBC021LayoutTests {
+    /// Counts checked independently with pandas on the same files (see the closing note of issue 2).
+    @Test func readsTheRealLayout() throws {
+        let (e, report) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV)
+        #expect(e.plates.count == 55 && e.batches.count == 10 && e.wellCount == 3300 && e.siteCount == 13200)
+        #expect(e.batches.first == "Week1" && e.batches.last == "Week10")
+        #expect(e.treatments.count == 906)
+        let annotated = e.treatments.filter { $0.moa != nil && $0.compound != "DMSO" }
+        #expect(annotated.count == 103 && Set(annotated.compactMap(\.moa)).count == 12)
+        #expect(report.errors.isEmpty && report.warnings.count == 1 && report.warnings[0].hasPrefix("802 treatment(s) have no MoA annotation"))
+        // Every plate carries DMSO controls; every well has its 4 sites in order.
+        let plate = e.plates.first { $0.name == "Week4_27481" }!
+        #expect(plate.batch == "Week4")
+        let g10 = plate.wells.first { $0.id == WellID("G10") }!
+        #expect(g10.treatment == Treatment(compound: "5-fluorouracil", concentration: 0.003, moa: nil))
+        #expect(g10.sites.map(\.index) == [1, 2, 3, 4])
+        #expect(g10.sites[0].files["DAPI"]?.path.hasSuffix("Week4/Week4_27481/G10_s1_w1BEDC2073-A983-4B98-95E9-84466707A25D.tif") == true)
+    }
+
+    @Test func annotatedOnlyKeepsTheBenchmarkWells() throws {
+        let (e, report) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
+                                                 options: .init(annotatedOnly: true))
+        #expect(e.wellCount == 962 && e.siteCount == 3848)
+        #expect(e.treatments.count == 104)
+        #expect(e.plates.allSatisfy { p in p.wells.contains { $0.treatment?.compound == "DMSO" } })
+        #expect(report.warnings[0].contains("were left out"))
+        #expect(e.summary.contains("mechanisms of action: 12"))
+    }
+
+    @Test func missingImagesAreAllReported() throws {
+        let root = TestPaths.temporaryDirectory("bbbc021")
+        let text = errorText {
+            _ = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
+                                       options: .init(imageRoot: root, checkFiles: true, plates: ["Week1_22123"]))
+        }
+        // 1 plate x 60 wells x 4 sites x 3 channels, none on disk.
+        #expect(text.hasPrefix("experiment layout has 720 problem(s):"))
+        #expect(text.contains("plate Week1_22123 well "), "\(text.prefix(300))")
+        #expect(text.contains("channel Tubulin: file not found: \(root.path)/Week1/Week1_22123/"))
+    }
+
+    @Test func joinsLjosaProfilesWithAnnotations() throws {
+        let (e, _) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV)
+        let t = try BBBC021Layout.readProfiles(TestPaths.ljosaProfiles, experiment: e)
+        #expect(t.rowCount == 632 && t.featureCount == 516)
+        #expect(t.featureNames.allSatisfy { $0.hasPrefix("Cells_") || $0.hasPrefix("Cytoplasm_") || $0.hasPrefix("Nuclei_") })
+        let moa = t.metadataColumn("Metadata_MoA")!.texts
+        #expect(moa.filter { $0 == "DMSO" }.count == 330)
+        #expect(moa.filter { $0 == "Microtubule destabilizers" }.count == 42 && moa.filter { $0 == "Kinase inhibitors" }.count == 10)
+        #expect(!moa.contains(""))
+        #expect(Set(t.metadataColumn("Metadata_Batch")!.texts).count == 10)
+        try t.checkFinite(context: "ljosa")
+        // Totals match pandas on the same file.
+        let area = t.featureIndex("Cells_AreaShape_Area")!
+        let areaSum = (0..<t.rowCount).map { Double(t[row: $0, feature: area]) }.reduce(0, +)
+        #expect(abs(areaSum - 2_584_350.65398157) < 0.05)
+        let total = t.features.map(Double.init).reduce(0, +)
+        #expect(abs(total - 23_485_250.490806527) / 23_485_250.49 < 1e-6)
+    }
+
+    @Test func siteNumbersComeFromFileNames() {
+        #expect(BBBC021Layout.siteNumber("G10_s3_w1BEDC.tif") == 3)
+        #expect(BBBC021Layout.siteNumber("G10_s12_w1.tif") == 12)
+        #expect(BBBC021Layout.siteNumber("G10_w1.tif") == nil)
+        #expect(ExperimentAssembler.defaultBatch(ofPlate: "Week10_40111") == "Week10")
+        #expect(ExperimentAssembler.defaultBatch(ofPlate: "BR00116991") == "BR00116991")
+    }
+}
+
+@Suite struct LoadDataTests {
+    static let jump = TestPaths.realData.appendingPathComponent("jump_cpg0000_A01_1")
+    static let channels = ["DNA": "ch5", "ER": "ch4", "RNA": "ch3", "AGP": "ch1", "Mito": "ch2"]
+
+    func write(_ text: String) throws -> URL {
+        let url = TestPaths.temporaryDirectory("loaddata").appendingPathComponent("load_data.csv")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    func header(_ names: [String]) -> String {
+        names.flatMap { ["Image_FileName_\($0)", "Image_PathName_\($0)"] }.joined(separator: ",")
+            + ",Metadata_Plate,Metadata_Well,Metadata_Site,Metadata_Compound,Metadata_Concentration"
+    }
+
+    func row(_ names: [String], well: String = "A01", site: Int = 1, dir: String? = nil, override: [String: String] = [:]) -> String {
+        names.map { n in "\(override[n] ?? "r01c01f01p01-\(Self.channels[n]!)sk1fk1fl1.tiff"),\(dir ?? Self.jump.path)" }.joined(separator: ",")
+            + ",BR00116991,\(well),\(site),DMSO,0"
+    }
+
+    /// The real five-channel JUMP field through a LoadData CSV, loaded as one field of view.
+    @Test func loadsTheJumpFieldOfView() throws {
+        let names = ["DNA", "ER", "RNA", "AGP", "Mito"]
+        let url = try write(header(names) + "\n" + row(names) + "\n")
+        let (e, report) = try LoadDataLayout.read(url)
+        #expect(report.errors.isEmpty && e.plates.count == 1 && e.siteCount == 1 && e.channels == names)
+        #expect(e.plates[0].batch == "BR00116991")
+        let site = e.plates[0].wells[0].sites[0]
+        let field = try FieldOfView.load(site, channels: names, plate: "BR00116991", well: WellID("A01")!)
+        #expect(field.width == 1080 && field.height == 1080 && field.channelNames == names)
+        #expect(field.channel("DNA")!.bitDepth == .uint16)
+    }
+
+    @Test func mismatchedChannelSizesNameTheField() throws {
+        let names = ["DNA", "ER"]
+        let dsb = TestPaths.realData.appendingPathComponent("dsb2018_nuclei/img2d.tif").path
+        let url = try write(header(names) + "\n" + row(names).replacingOccurrences(of: "r01c01f01p01-ch4sk1fk1fl1.tiff,\(Self.jump.path)", with: "img2d.tif,\((dsb as NSString).deletingLastPathComponent)") + "\n")
+        let (e, _) = try LoadDataLayout.read(url)
+        let site = e.plates[0].wells[0].sites[0]
+        #expect(errorText { _ = try FieldOfView.load(site, channels: names, plate: "BR00116991", well: WellID("A01")!) }
+            == "plate BR00116991 well A01 site 1: channel 'ER' is 512x512 but channel 'DNA' is 1080x1080")
+    }
+
+    @Test func reportsEveryProblemAtOnce() throws {
+        let names = ["DNA", "ER"]
+        let lines = [
+            header(names),
+            row(names),
+            row(names),                                                  // duplicate of line 2
+            row(names, well: "Z99x"),                                    // bad well
+            row(names, well: "A02", override: ["ER": "missing.tiff"]),   // missing file
+        ]
+        let url = try write(lines.joined(separator: "\n") + "\n")
+        let text = errorText { _ = try LoadDataLayout.read(url) }
+        #expect(text.hasPrefix("experiment layout has 3 problem(s):"), "\(text)")
+        #expect(text.contains("load_data.csv:3: duplicate row for plate BR00116991 well A01 site 1 (first at load_data.csv:2)"))
+        #expect(text.contains("load_data.csv:4: well 'Z99x' on plate BR00116991 is not a well name like A01"))
+        #expect(text.contains("load_data.csv:5: plate BR00116991 well A02 site 1 channel ER: file not found: \(Self.jump.path)/missing.tiff"))
+    }
+
+    @Test func unknownAndMissingChannels() throws {
+        let url = try write(header(["DNA", "ER"]) + "\n" + row(["DNA", "ER"]) + "\n")
+        let text = errorText { _ = try LoadDataLayout.read(url, options: .init(channels: ["DNA", "Mito"])) }
+        #expect(text.contains("unknown channel 'ER' (expected DNA, Mito)"))
+        #expect(text.contains("channel 'Mito' has no Image_FileName_Mito column"))
+    }
+
+    @Test func platesWithoutControlsAndUnannotatedTreatmentsAreWarnings() throws {
+        let names = ["DNA"]
+        let text = header(names) + ",Metadata_MoA\n" + row(names) + ",DMSO\n"
+            + row(names, site: 2).replacingOccurrences(of: ",DMSO,0", with: ",taxol,1") + ",\n"
+        let url = try write(text.replacingOccurrences(of: "Metadata_Concentration\n", with: "Metadata_Concentration,Metadata_MoA\n"))
+        let text2 = errorText { _ = try LoadDataLayout.read(url) }
+        #expect(text2.contains("plate BR00116991 well A01 has treatment taxol@1 but DMSO@0"), "\(text2)")
+        // Same data on two plates, the second without DMSO.
+        let lines = [header(names) + ",Metadata_MoA", row(names) + ",DMSO",
+                     row(names).replacingOccurrences(of: "BR00116991,A01,1,DMSO,0", with: "P2,B03,1,taxol,1") + ","]
+        let (e, report) = try LoadDataLayout.read(try write(lines.joined(separator: "\n") + "\n"))
+        #expect(e.plates.count == 2)
+        #expect(report.warnings.contains("plate P2 has no DMSO control wells"))
+        #expect(report.warnings.contains("1 treatment(s) have no MoA annotation: taxol@1"))
+    }
+
+    @Test func notALoadDataFile() throws {
+        let url = try write("a,b\n1,2\n")
+        #expect(errorText { _ = try LoadDataLayout.read(url) }.contains("no Image_FileName_<Channel> columns"))
+    }
+}
