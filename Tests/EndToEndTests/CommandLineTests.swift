@@ -1,0 +1,80 @@
+import Foundation
+import MorphoCore
+import MorphoIO
+import MorphoTestSupport
+import Testing
+
+/// The `morpho` executable built beside the test bundle.
+enum MorphoBinary {
+    static let url: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("morpho")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return TestPaths.repoRoot.appendingPathComponent(".build/debug/morpho")
+    }()
+
+    static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcessCapturing(url, args, cwd: TestPaths.repoRoot)
+    }
+}
+
+@Suite struct CommandLineTests {
+    @Test func peersArePresentWhenTheTestCommandRequiresThem() {
+        // `make test` creates the virtualenv; a missing peer there must fail loudly rather than skip.
+        #expect(!Peers.required || Peers.available, "MORPHO_REQUIRE_PEERS=1 but no test Python at \(Peers.python?.path ?? "-")")
+    }
+
+    @Test func synthThenExperimentSummary() throws {
+        let out = TestPaths.temporaryDirectory("cli")
+        let synth = try MorphoBinary.run(["synth", "--preset", "tiny", "--out", out.path, "--seed", "4"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        #expect(synth.stdout.contains("2 plates, 56 wells, 56 fields (56 rendered now)"))
+        #expect(synth.stderr.contains("synth fields: 56/56 (100%)"))
+        let again = try MorphoBinary.run(["synth", "--preset", "tiny", "--out", out.path, "--seed", "4", "--quiet"])
+        #expect(again.stdout.contains("(0 rendered now)") && again.stderr.isEmpty)
+        let summary = try MorphoBinary.run(["experiment", "--bbbc021", out.appendingPathComponent("image.csv").path,
+                                            "--moa", out.appendingPathComponent("moa.csv").path,
+                                            "--images", out.appendingPathComponent("images").path, "--check-files"])
+        #expect(summary.status == 0, "\(summary.stderr)")
+        #expect(summary.stdout.contains("plates: 2 in 2 batch(es)") && summary.stdout.contains("mechanisms of action: 6"))
+        let other = try MorphoBinary.run(["synth", "--preset", "tiny", "--out", out.path, "--seed", "5"])
+        #expect(other.status == 1 && other.stderr.contains("holds a screen made with another config"))
+    }
+
+    @Test func experimentOnTheRealBBBC021Layout() throws {
+        let r = try MorphoBinary.run(["experiment", "--bbbc021", TestPaths.bbbc021ImageCSV.path, "--moa", TestPaths.bbbc021MoACSV.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("plates: 55 in 10 batch(es)"))
+        #expect(r.stdout.contains("wells: 3300 (330 DMSO wells)"))
+        #expect(r.stdout.contains("treatments: 906 (103 annotated with a MoA) of 113 compounds"))
+        #expect(r.stdout.contains("warning: 802 treatment(s) have no MoA annotation"))
+    }
+
+    @Test func tableJoinsAndConvertsTheLjosaProfiles() throws {
+        let dir = TestPaths.temporaryDirectory("cli-table")
+        let h5 = dir.appendingPathComponent("ljosa.h5"), csv = dir.appendingPathComponent("ljosa.csv.gz")
+        let r = try MorphoBinary.run(["table", TestPaths.ljosaProfiles.path, "--bbbc021", TestPaths.bbbc021.path, "--out", csv.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("632 rows, 7 metadata columns, 516 features"))
+        let h = try MorphoBinary.run(["table", csv.path, "--out", h5.path])
+        #expect(h.status == 0 && h.stdout.contains("632 rows"))
+        let back = try MorphoBinary.run(["table", h5.path])
+        #expect(back.stdout.contains("632 rows, 7 metadata columns, 516 features"), "\(back.stdout)\(back.stderr)")
+        #expect(try FeatureTableCSV.read(csv) == FeatureTableHDF5.read(from: HDF5File(opening: h5), group: "/table"))
+    }
+
+    @Test func tiffShowsRealFiles() throws {
+        let r = try MorphoBinary.run(["tiff", TestPaths.realData.appendingPathComponent("jump_cpg0000_A01_1/r01c01f01p01-ch5sk1fk1fl1.tiff").path])
+        #expect(r.status == 0 && r.stdout.contains("1080x1080 x1 uint16 compression=5"))
+    }
+
+    @Test func badInputGivesOneClearErrorAndExitCode1() throws {
+        let missing = try MorphoBinary.run(["tiff", "/no/such/plate/A01.tif"])
+        #expect(missing.status == 1 && missing.stderr == "error: /no/such/plate/A01.tif: file not found\n")
+        let badSize = try MorphoBinary.run(["synth", "--out", "/tmp/x", "--size", "big"])
+        #expect(badSize.status == 1 && badSize.stderr.contains("config 'size': 'big' is not WIDTHxHEIGHT"))
+        let badPlate = try MorphoBinary.run(["synth", "--layout", TestPaths.bbbc021.path, "--plates", "Week99_1", "--out", "/tmp/x"])
+        #expect(badPlate.status == 1 && badPlate.stderr.contains("not in the layout: Week99_1"))
+        let unknownOption = try MorphoBinary.run(["synth", "--out", "/tmp/x", "--colour", "red"])
+        #expect(unknownOption.status != 0 && unknownOption.stderr.contains("Unknown option '--colour'"))
+    }
+}
