@@ -9,7 +9,7 @@ public enum BitDepth: String, Sendable, Codable, CaseIterable {
         switch self {
         case .uint8: return 255
         case .uint16: return 65535
-        case .uint32: return 4_294_967_295
+        case .uint32: return Float(UInt32.max)
         case .int16: return 32767
         case .float32: return 1
         }

@@ -65,7 +65,8 @@ public struct SingleCellStore {
     public var cells: FeatureTable
     /// Embeddings per network layer, each [cells.rowCount x dims] row-major.
     public var embeddings: [String: (values: [Float], dims: Int)]
-    /// Free-form provenance strings stored as root attributes (model name, config hash, ...).
+    /// Free-form provenance strings stored as root attributes (model name, config hash, ...); reading
+    /// a store also returns `created_by`.
     public var provenance: [String: String]
 
     public init(plate: String, cells: FeatureTable, embeddings: [String: (values: [Float], dims: Int)] = [:],
@@ -117,6 +118,10 @@ public struct SingleCellStore {
                 embeddings[layer] = (m.values, m.cols)
             }
         }
-        return SingleCellStore(plate: plate, cells: cells, embeddings: embeddings)
+        var provenance = [String: String]()
+        for name in try f.attributeNames() where !["morpho_store_version", "plate"].contains(name) {
+            if let value = try? f.stringAttribute(name) { provenance[name] = value }
+        }
+        return SingleCellStore(plate: plate, cells: cells, embeddings: embeddings, provenance: provenance)
     }
 }

@@ -219,6 +219,20 @@ public final class HDF5File {
         }
     }
 
+    /// Names of the attributes on the object at `path`, in creation-index or name order.
+    public func attributeNames(on path: String = "/") throws -> [String] {
+        try HDF5File.locked {
+            final class Box { var names = [String]() }
+            let box = Box()
+            let status = H5Aiterate_by_name(file, path, H5_INDEX_NAME, H5_ITER_INC, nil, { _, name, _, data in
+                Unmanaged<Box>.fromOpaque(data!).takeUnretainedValue().names.append(String(cString: name!))
+                return 0
+            }, Unmanaged.passUnretained(box).toOpaque(), morpho_h5p_default())
+            guard status >= 0 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "cannot list attributes: \(HDF5File.lastError())") }
+            return box.names
+        }
+    }
+
     /// Reads a numeric scalar attribute; nil when absent.
     public func numberAttribute(_ name: String, on path: String = "/") throws -> Double? {
         try HDF5File.locked {

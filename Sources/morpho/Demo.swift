@@ -19,25 +19,25 @@ struct Demo: ParsableCommand {
         try Morpho.reportingErrors {
             let config = try SyntheticConfig.preset(preset)
             let outURL = URL(fileURLWithPath: out)
-            print("Morpho \(MorphoVersion.current) demo: synthetic BBBC021-like screen (preset '\(preset)', seed \(config.seed))")
+            say("Morpho \(MorphoVersion.current) demo: synthetic BBBC021-like screen (preset '\(preset)', seed \(config.seed))")
             let summary = try ScreenWriter(config: config, design: ScreenDesign.make(config), source: "synthetic")
                 .write(to: outURL, overwrite: false, progress: !quiet)
-            print("generated \(summary.fields) fields (\(summary.fieldsRendered) rendered now) of \(config.fieldWidth)x\(config.fieldHeight) px in \(String(format: "%.1f", summary.seconds)) s")
+            say("generated \(summary.fields) fields (\(summary.fieldsRendered) rendered now) of \(config.fieldWidth)x\(config.fieldHeight) px in \(String(format: "%.1f", summary.seconds)) s")
 
             let (experiment, report) = try BBBC021Layout.read(
                 imageCSV: outURL.appendingPathComponent("image.csv"), moaCSV: outURL.appendingPathComponent("moa.csv"),
                 options: .init(imageRoot: outURL.appendingPathComponent("images"), checkFiles: true))
-            print("\nread back through the BBBC021 reader:")
-            print(experiment.summary)
-            for w in report.warnings { print("warning: \(w)") }
+            say("\nread back through the BBBC021 reader:")
+            say(experiment.summary)
+            for w in report.warnings { say("warning: \(w)") }
 
             let truth = try CSV.read(outURL.appendingPathComponent("truth/nuclei.csv.gz"))
             let rounded = try truth.column("Rounded").filter { $0 == "1" }.count
-            print("\nground truth: \(truth.rowCount) nuclei (\(rounded) rounded/mitotic), mean \(String(format: "%.1f", Double(truth.rowCount) / Double(max(summary.fields, 1)))) per field")
+            say("\nground truth: \(truth.rowCount) nuclei (\(rounded) rounded/mitotic), mean \(String(format: "%.1f", Double(truth.rowCount) / Double(max(summary.fields, 1)))) per field")
             let first = experiment.plates[0].wells[0].sites[0]
             let dapi = try TIFF.readImage(first.files["DAPI"]!)
-            print("example field \(experiment.plates[0].name) \(experiment.plates[0].wells[0].id) s\(first.index): DAPI \(dapi.width)x\(dapi.height) \(dapi.bitDepth), range \(formatNumber(Double(dapi.range.min)))...\(formatNumber(Double(dapi.range.max)))")
-            print("\nscreen written to \(outURL.path) (images/, image.csv, moa.csv, truth/)")
+            say("example field \(experiment.plates[0].name) \(experiment.plates[0].wells[0].id) s\(first.index): DAPI \(dapi.width)x\(dapi.height) \(dapi.bitDepth), range \(formatNumber(Double(dapi.range.min)))...\(formatNumber(Double(dapi.range.max)))")
+            say("\nscreen written to \(outURL.path) (images/, image.csv, moa.csv, truth/)")
         }
     }
 }

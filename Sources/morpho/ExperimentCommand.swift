@@ -40,9 +40,9 @@ struct ExperimentCommand: ParsableCommand {
             } else {
                 throw MorphoError.config(key: "bbbc021", problem: "give --bbbc021 (with --moa) or --loaddata")
             }
-            print(experiment.summary)
+            say(experiment.summary)
             for w in report.warnings {
-                print("warning: " + (verbose || w.count < 300 ? w : String(w.prefix(300)) + "... (--verbose for all)"))
+                say("warning: " + (verbose || w.count < 300 ? w : String(w.prefix(300)) + "... (--verbose for all)"))
             }
         }
     }

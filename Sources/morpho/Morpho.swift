@@ -21,3 +21,9 @@ struct Morpho: ParsableCommand {
         }
     }
 }
+
+/// Writes one line to stdout unbuffered, so results and the progress lines on stderr stay in order
+/// when both go to one log.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -62,7 +62,7 @@ struct Synth: ParsableCommand {
             let outURL = URL(fileURLWithPath: out)
             let summary = try ScreenWriter(config: config, design: design, source: source)
                 .write(to: outURL, overwrite: overwrite, progress: !quiet)
-            print("wrote \(outURL.path): \(summary.plates) plates, \(summary.wells) wells, \(summary.fields) fields (\(summary.fieldsRendered) rendered now), \(summary.nuclei) nuclei in \(String(format: "%.1f", summary.seconds)) s")
+            say("wrote \(outURL.path): \(summary.plates) plates, \(summary.wells) wells, \(summary.fields) fields (\(summary.fieldsRendered) rendered now), \(summary.nuclei) nuclei in \(String(format: "%.1f", summary.seconds)) s")
         }
     }
 }

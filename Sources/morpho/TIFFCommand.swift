@@ -20,11 +20,11 @@ struct TIFFCommand: ParsableCommand {
                 let pages = try TIFF.info(url)
                 let images = try TIFF.read(url)
                 for (k, page) in pages.enumerated() {
-                    print("\(path) page \(k + 1): \(page.width)x\(page.height) x\(page.samplesPerPixel) \(page.bitDepth) compression=\(page.compression)\(page.tiled ? " tiled" : "")")
+                    say("\(path) page \(k + 1): \(page.width)x\(page.height) x\(page.samplesPerPixel) \(page.bitDepth) compression=\(page.compression)\(page.tiled ? " tiled" : "")")
                 }
                 for (k, image) in images.enumerated() {
                     let r = image.range
-                    print("  plane \(k + 1): min \(formatNumber(Double(r.min))) max \(formatNumber(Double(r.max))) mean \(String(format: "%.3f", image.mean))")
+                    say("  plane \(k + 1): min \(formatNumber(Double(r.min))) max \(formatNumber(Double(r.max))) mean \(String(format: "%.3f", image.mean))")
                 }
             }
         }

@@ -33,10 +33,10 @@ struct TableCommand: ParsableCommand {
             } else {
                 table = try FeatureTableCSV.read(url)
             }
-            print("\(input): \(table.rowCount) rows, \(table.metadataNames.count) metadata columns, \(table.featureCount) features")
-            print("metadata: \(table.metadataNames.joined(separator: ", "))")
+            say("\(input): \(table.rowCount) rows, \(table.metadataNames.count) metadata columns, \(table.featureCount) features")
+            say("metadata: \(table.metadataNames.joined(separator: ", "))")
             let nonFinite = table.features.lazy.filter { !$0.isFinite }.count
-            if nonFinite > 0 { print("warning: \(nonFinite) feature values are NaN or infinite") }
+            if nonFinite > 0 { say("warning: \(nonFinite) feature values are NaN or infinite") }
             if let out {
                 let outURL = URL(fileURLWithPath: out)
                 if outURL.pathExtension == "h5" {
@@ -44,7 +44,7 @@ struct TableCommand: ParsableCommand {
                 } else {
                     try FeatureTableCSV.write(table, to: outURL)
                 }
-                print("wrote \(outURL.path)")
+                say("wrote \(outURL.path)")
             }
         }
     }

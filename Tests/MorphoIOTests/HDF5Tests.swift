@@ -29,6 +29,7 @@ import Testing
         #expect(try f.stringAttribute("absent") == nil)
         #expect(f.exists("/a/b") && !f.exists("/a/c"))
         #expect(try f.members(of: "/") == ["a", "empty", "names", "v"])
+        #expect(try f.attributeNames() == ["plate"] && f.attributeNames(on: "/a/b/m") == ["version"])
     }
 
     @Test func errorsNameFileAndObject() throws {
@@ -74,6 +75,7 @@ import Testing
         let back = try SingleCellStore.read(from: url)
         #expect(back.plate == "Week1_22123" && back.cells == cells)
         #expect(back.embeddings["block4"]?.dims == 16 && back.embeddings["block4"]?.values == embedding)
+        #expect(back.provenance == ["model": "resnet18-test", "created_by": "Morpho \(MorphoVersion.current)"])
         let bad = SingleCellStore(plate: "P", cells: cells, embeddings: ["x": ([1, 2, 3], 2)])
         #expect(throws: MorphoError.self) { try bad.write(to: url.deletingLastPathComponent().appendingPathComponent("bad.h5")) }
     }
