@@ -203,11 +203,7 @@ public final class HDF5File {
 
     /// Reads a string attribute; nil when absent.
     public func stringAttribute(_ name: String, on path: String = "/") throws -> String? {
-        try HDF5File.locked {
-            guard H5Aexists_by_name(file, path, name, morpho_h5p_default()) > 0 else { return nil }
-            let a = H5Aopen_by_name(file, path, name, morpho_h5p_default(), morpho_h5p_default())
-            guard a >= 0 else { throw MorphoError.hdf5(path: url.path, object: "\(path)@\(name)", problem: "cannot open attribute") }
-            defer { H5Aclose(a) }
+        try withAttribute(name, on: path) { a in
             let fileType = H5Aget_type(a)
             defer { H5Tclose(fileType) }
             guard H5Tget_class(fileType) == H5T_STRING else {
@@ -216,7 +212,7 @@ public final class HDF5File {
             return try readStringData(count: 1, fileType: fileType, object: "\(path)@\(name)") { mem, buf in
                 H5Aread(a, mem, buf)
             }.first
-        }
+        } ?? nil
     }
 
     /// Names of the attributes on the object at `path`, in creation-index or name order.
@@ -235,16 +231,23 @@ public final class HDF5File {
 
     /// Reads a numeric scalar attribute; nil when absent.
     public func numberAttribute(_ name: String, on path: String = "/") throws -> Double? {
-        try HDF5File.locked {
-            guard H5Aexists_by_name(file, path, name, morpho_h5p_default()) > 0 else { return nil }
-            let a = H5Aopen_by_name(file, path, name, morpho_h5p_default(), morpho_h5p_default())
-            guard a >= 0 else { throw MorphoError.hdf5(path: url.path, object: "\(path)@\(name)", problem: "cannot open attribute") }
-            defer { H5Aclose(a) }
+        try withAttribute(name, on: path) { a in
             var v = 0.0
             guard H5Aread(a, morpho_h5t_native_double(), &v) >= 0 else {
                 throw MorphoError.hdf5(path: url.path, object: "\(path)@\(name)", problem: "attribute is not a number")
             }
             return v
+        }
+    }
+
+    /// Opens attribute `name` of the object at `path` for `body`; nil when there is no such attribute.
+    private func withAttribute<T>(_ name: String, on path: String, _ body: (hid_t) throws -> T) throws -> T? {
+        try HDF5File.locked {
+            guard H5Aexists_by_name(file, path, name, morpho_h5p_default()) > 0 else { return nil }
+            let a = H5Aopen_by_name(file, path, name, morpho_h5p_default(), morpho_h5p_default())
+            guard a >= 0 else { throw MorphoError.hdf5(path: url.path, object: "\(path)@\(name)", problem: "cannot open attribute") }
+            defer { H5Aclose(a) }
+            return try body(a)
         }
     }
 
