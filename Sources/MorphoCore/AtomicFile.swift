@@ -35,4 +35,20 @@ public enum AtomicFile {
             }
         }
     }
+
+    /// Removes temporary files under `folder` left by writers that died (killed runs): names of the
+    /// form `.<name>.tmp-<pid>-<n>` whose process no longer exists. Returns how many were removed.
+    @discardableResult
+    public static func removeStaleTemporaries(under folder: URL) -> Int {
+        guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return 0 }
+        var removed = 0
+        for case let relative as String in walker {
+            let name = (relative as NSString).lastPathComponent
+            guard name.hasPrefix("."), let range = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let pidText = name[range.upperBound...].prefix { $0 != "-" }
+            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if (try? FileManager.default.removeItem(atPath: folder.appendingPathComponent(relative).path)) != nil { removed += 1 }
+        }
+        return removed
+    }
 }

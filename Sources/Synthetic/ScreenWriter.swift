@@ -65,6 +65,7 @@ public struct ScreenWriter: Sendable {
                 try? FileManager.default.removeItem(at: out.appendingPathComponent(sub))
             }
         }
+        AtomicFile.removeStaleTemporaries(under: out)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(manifest), to: manifestURL)

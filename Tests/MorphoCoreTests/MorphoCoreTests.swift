@@ -184,6 +184,21 @@ import Testing
     }
 }
 
+@Suite struct StaleTemporaryTests {
+    @Test func removesOnlyFilesOfDeadWriters() throws {
+        let dir = TestPaths.temporaryDirectory("stale")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("a/b"), withIntermediateDirectories: true)
+        // PID 2^22 + 1 is above Linux's pid_max limit, so no process has it.
+        let dead = dir.appendingPathComponent("a/b/.x.tif.tmp-4194305-12")
+        let alive = dir.appendingPathComponent("a/.y.tif.tmp-\(getpid())-7")
+        let other = dir.appendingPathComponent("a/.hidden")
+        for url in [dead, alive, other] { try Data("x".utf8).write(to: url) }
+        #expect(AtomicFile.removeStaleTemporaries(under: dir) == 1)
+        #expect(!FileManager.default.fileExists(atPath: dead.path))
+        #expect(FileManager.default.fileExists(atPath: alive.path) && FileManager.default.fileExists(atPath: other.path))
+    }
+}
+
 @Suite struct ParallelTests {
     @Test func concurrentMapKeepsOrderAndRethrows() throws {
         let squares = try concurrentMap(1000) { $0 * $0 }
