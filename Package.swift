@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "MorphoCore", targets: ["MorphoCore"]),
         .library(name: "MorphoIO", targets: ["MorphoIO"]),
         .library(name: "Synthetic", targets: ["Synthetic"]),
+        .library(name: "Profiling", targets: ["Profiling"]),
+        .library(name: "MoAMatching", targets: ["MoAMatching"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,14 +21,17 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLAPACK", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
         .target(name: "MorphoCore"),
         .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib"]),
         .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"]),
+        .target(name: "Profiling", dependencies: ["MorphoCore", "CLAPACK"]),
+        .target(name: "MoAMatching", dependencies: ["MorphoCore", "Profiling"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
-                "MorphoCore", "MorphoIO", "Synthetic",
+                "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +42,8 @@ let package = Package(
         .testTarget(name: "MorphoIOTests", dependencies: ["MorphoCore", "MorphoIO", "MorphoTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SyntheticTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "MorphoTestSupport"]),
+        .testTarget(name: "ProfilingTests", dependencies: ["MorphoCore", "MorphoIO", "Profiling", "MorphoTestSupport"]),
+        .testTarget(name: "MoAMatchingTests", dependencies: ["MorphoCore", "MorphoIO", "Profiling", "MoAMatching", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
     ]
 )

@@ -1,0 +1,152 @@
+import Foundation
+import MorphoCore
+import Profiling
+
+/// How two treatment profiles are compared.
+public enum Similarity: String, Sendable, Codable, CaseIterable {
+    /// x . y / (|x| |y|)
+    case cosine
+    /// cosine similarity of x - mean(x) and y - mean(y) (mean over features)
+    case pearson
+
+    /// The n x n similarity matrix of the rows of `x`. A zero-length (or constant, for Pearson) row
+    /// has similarity NaN to everything, which ranks below every number.
+    public func matrix(_ x: Matrix) -> Matrix {
+        let n = x.rows, d = x.cols
+        var z = x.values
+        for r in 0..<n {
+            if self == .pearson {
+                var m = 0.0
+                for j in 0..<d { m += z[r * d + j] }
+                m /= Double(d)
+                for j in 0..<d { z[r * d + j] -= m }
+            }
+            var ss = 0.0
+            for j in 0..<d { ss += z[r * d + j] * z[r * d + j] }
+            let norm = ss.squareRoot()
+            for j in 0..<d { z[r * d + j] /= norm }
+        }
+        return Matrix(rows: n, cols: n, values: LinearAlgebra.multiply(z, n, d, transposed(z, n, d), n))
+    }
+
+    private func transposed(_ a: [Double], _ rows: Int, _ cols: Int) -> [Double] {
+        var t = [Double](repeating: 0, count: rows * cols)
+        for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = a[i * cols + j] } }
+        return t
+    }
+}
+
+/// Which treatments a query may be matched to.
+public enum MatchingProtocol: String, Sendable, Codable, CaseIterable {
+    /// Not-same-compound: every treatment of the query's compound is excluded.
+    case nsc = "NSC"
+    /// Not-same-compound-or-batch: also every treatment sharing a batch with the query.
+    case nscb = "NSCB"
+}
+
+/// One treatment to match: its compound, mechanism and the batches its wells were run in.
+public struct MatchTreatment: Sendable, Equatable {
+    public var name: String
+    public var compound: String
+    public var moa: String
+    public var batches: Set<String>
+
+    public init(name: String, compound: String, moa: String, batches: Set<String>) {
+        self.name = name; self.compound = compound; self.moa = moa; self.batches = batches
+    }
+}
+
+/// The result of one protocol.
+public struct MatchResult: Sendable {
+    public var matchingProtocol: MatchingProtocol
+    /// Treatments that have at least one same-MoA candidate under the protocol (and so can be scored).
+    public var scored: Int
+    public var correct: Int
+    public var accuracy: Double { scored == 0 ? .nan : Double(correct) / Double(scored) }
+    /// MoA -> (correct, scored).
+    public var perMoA: [String: (correct: Int, scored: Int)]
+    /// MoAs in sorted order; confusion[true][predicted] counts scored treatments.
+    public var moas: [String]
+    public var confusion: [[Int]]
+    /// Mean over scored treatments of the average precision of retrieving same-MoA treatments among the
+    /// protocol's candidates, ranked by similarity.
+    public var meanAveragePrecision: Double
+    /// Per scored treatment: (query, predicted MoA, nearest neighbour, its similarity).
+    public var predictions: [(query: String, truth: String, predicted: String, neighbour: String, similarity: Double)]
+}
+
+/// Nearest-neighbour mechanism-of-action matching over treatment profiles (Ljosa et al. 2013):
+/// each treatment takes the MoA of its most similar allowed treatment (or a k-NN vote).
+///
+/// Ties are broken deterministically: candidates rank by similarity, then by their position in the
+/// input (for aggregated profiles: compound, then concentration); in a k-NN vote equal counts go to the
+/// larger summed similarity, then to the MoA of the nearest neighbour among the tied.
+public struct MoAMatcher: Sendable {
+    public var similarity: Similarity
+    public var k: Int
+
+    public init(similarity: Similarity = .pearson, k: Int = 1) {
+        self.similarity = similarity
+        self.k = k
+    }
+
+    public func evaluate(profiles: Matrix, treatments: [MatchTreatment], matchingProtocol: MatchingProtocol) throws -> MatchResult {
+        guard profiles.rows == treatments.count else {
+            throw MorphoError.data(context: "MoA matching", problem: "\(profiles.rows) profiles for \(treatments.count) treatments")
+        }
+        guard k >= 1 else { throw MorphoError.config(key: "match.k", problem: "must be at least 1") }
+        let sim = similarity.matrix(profiles)
+        let n = treatments.count
+        let moas = Set(treatments.map(\.moa)).sorted()
+        let moaIndex = Dictionary(uniqueKeysWithValues: moas.enumerated().map { ($1, $0) })
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: moas.count), count: moas.count)
+        var perMoA = [String: (correct: Int, scored: Int)]()
+        var predictions = [(query: String, truth: String, predicted: String, neighbour: String, similarity: Double)]()
+        var scored = 0, correct = 0, apSum = 0.0
+        for q in 0..<n {
+            let query = treatments[q]
+            let candidates = (0..<n).filter { c in
+                c != q && treatments[c].compound != query.compound
+                    && (matchingProtocol == .nsc || treatments[c].batches.isDisjoint(with: query.batches))
+            }
+            guard candidates.contains(where: { treatments[$0].moa == query.moa }) else { continue }
+            let ranked = candidates.sorted { a, b in
+                let sa = sim[q, a], sb = sim[q, b]
+                if sa.isNaN != sb.isNaN { return !sa.isNaN }
+                return sa != sb && !sa.isNaN ? sa > sb : a < b
+            }
+            let predicted = vote(ranked.prefix(k).map { (treatments[$0].moa, sim[q, $0]) })
+            scored += 1
+            if predicted == query.moa { correct += 1 }
+            perMoA[query.moa, default: (0, 0)].scored += 1
+            if predicted == query.moa { perMoA[query.moa]!.correct += 1 }
+            confusion[moaIndex[query.moa]!][moaIndex[predicted]!] += 1
+            predictions.append((query.name, query.moa, predicted, treatments[ranked[0]].name, sim[q, ranked[0]]))
+            // Average precision of same-MoA retrieval over the ranked candidates.
+            var hits = 0, precisionSum = 0.0
+            for (rank, c) in ranked.enumerated() where treatments[c].moa == query.moa {
+                hits += 1
+                precisionSum += Double(hits) / Double(rank + 1)
+            }
+            apSum += precisionSum / Double(hits)
+        }
+        return MatchResult(matchingProtocol: matchingProtocol, scored: scored, correct: correct, perMoA: perMoA, moas: moas,
+                           confusion: confusion, meanAveragePrecision: scored == 0 ? .nan : apSum / Double(scored),
+                           predictions: predictions)
+    }
+
+    /// Majority vote over (MoA, similarity) neighbours in rank order.
+    func vote(_ neighbours: [(String, Double)]) -> String {
+        var count = [String: Int](), total = [String: Double](), first = [String: Int]()
+        for (i, (moa, s)) in neighbours.enumerated() {
+            count[moa, default: 0] += 1
+            total[moa, default: 0] += s.isNaN ? 0 : s
+            if first[moa] == nil { first[moa] = i }
+        }
+        return count.keys.sorted { a, b in
+            if count[a]! != count[b]! { return count[a]! > count[b]! }
+            if total[a]! != total[b]! { return total[a]! > total[b]! }
+            return first[a]! < first[b]!
+        }[0]
+    }
+}

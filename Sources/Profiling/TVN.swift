@@ -1,0 +1,209 @@
+import CLAPACK
+import Foundation
+import MorphoCore
+
+/// Typical-variation normalization (Ando, Levine & Shibuya 2017): whitening fitted on the negative
+/// controls, so that the directions in which control cells or wells vary (plate, well position,
+/// cell-to-cell noise) are scaled down and treatment effects stand out.
+///
+/// Fit: controls are centred (by their own mean per `centerBy` group, typically the plate, which also
+/// removes plate offsets from every row), their covariance C = X^T X / (n - 1) is shrunk towards its
+/// diagonal, C_s = (1 - shrinkage) C + shrinkage diag(C), and decomposed C_s = V L V^T (LAPACK dsyevd).
+///
+/// Rank: controls are often rank-deficient (BBBC021: 330 DMSO wells, rank 275 in 513 features after
+/// per-plate centring), so their covariance has no inverse. Morpho keeps the k components with
+/// eigenvalue > `tolerance` x the largest (or exactly `components` if set) and drops the others; with
+/// shrinkage > 0 the covariance is full rank and all components are kept. Transforms:
+///
+/// - PCA whitening: y = L_k^{-1/2} V_k^T (x - m), k outputs named TVN_1...TVN_k;
+/// - ZCA whitening: y = V_k L_k^{-1/2} V_k^T (x - m), one output per input feature (names kept).
+///
+/// Without shrinkage the transformed controls have exactly identity covariance on the k kept
+/// components (tested; pycytominer bug #747 was whitening that did not whiten).
+///
+/// `alignBatches` adds Ando's per-batch step: after whitening, each batch's controls are recentred and
+/// whitened again with their own covariance regularized towards identity, (C_b + I)^{-1/2}, so batches
+/// share one typical variation.
+public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
+    public enum Whitening: String, Sendable, Codable, CaseIterable { case pca, zca }
+
+    public var whitening: Whitening
+    public var controls: Controls
+    /// Per-group centring on the controls' mean before fitting (Metadata_Plate); nil: global mean.
+    public var centerBy: String?
+    /// Shrinkage of the control covariance towards its diagonal, 0...1.
+    public var shrinkage: Double
+    /// Keep exactly this many components (PCA order); nil: all above `tolerance`.
+    public var components: Int?
+    /// Relative eigenvalue threshold for the numerical rank.
+    public var tolerance: Double
+    /// Batch column for the per-batch alignment of the control covariance; nil: none.
+    public var alignBatches: String?
+
+    public init(whitening: Whitening = .pca, controls: Controls = Controls(), centerBy: String? = "Metadata_Plate",
+                shrinkage: Double = 0, components: Int? = nil, tolerance: Double = 1e-8, alignBatches: String? = nil) {
+        self.whitening = whitening
+        self.controls = controls
+        self.centerBy = centerBy
+        self.shrinkage = shrinkage
+        self.components = components
+        self.tolerance = tolerance
+        self.alignBatches = alignBatches
+    }
+
+    public struct Report: Sendable, Equatable {
+        public var controlRows: Int
+        public var inputFeatures: Int
+        /// Numerical rank of the (shrunk) control covariance and the number of components kept.
+        public var rank: Int
+        public var kept: Int
+        /// Eigenvalues, largest first.
+        public var eigenvalues: [Double]
+    }
+
+    /// Fits on the table's control rows and transforms every row.
+    public func apply(_ table: FeatureTable) throws -> (FeatureTable, Report) {
+        try table.checkFinite(context: "TVN input")
+        guard (0...1).contains(shrinkage) else { throw MorphoError.config(key: "tvn.shrinkage", problem: "must be in 0...1, got \(shrinkage)") }
+        let isControl = try controls.mask(table)
+        let d = table.featureCount
+        guard d > 0 else { throw MorphoError.data(context: "TVN", problem: "no features") }
+
+        // Centre every row by its group's control mean.
+        var x = table.features
+        let groups = try RowGroups(table, by: centerBy.map { [$0] } ?? [])
+        for (g, members) in groups.rows.enumerated() {
+            let controlRows = members.filter { isControl[$0] }
+            guard !controlRows.isEmpty else {
+                throw MorphoError.data(context: groups.describe(g), problem: "no control rows (\(controls.column) == \(controls.value)) to centre TVN on")
+            }
+            for j in 0..<d {
+                var s = 0.0
+                for r in controlRows { s += Double(x[r * d + j]) }
+                let m = Float(s / Double(controlRows.count))
+                for r in members { x[r * d + j] -= m }
+            }
+        }
+        let controlRows = (0..<table.rowCount).filter { isControl[$0] }
+        guard controlRows.count >= 2 else { throw MorphoError.data(context: "TVN", problem: "needs at least 2 control rows, found \(controlRows.count)") }
+
+        var cov = LinearAlgebra.covariance(x, rows: controlRows, cols: d)
+        if shrinkage > 0 {
+            for i in 0..<d { for j in 0..<d where i != j { cov[i * d + j] *= 1 - shrinkage } }
+        }
+        let (eigenvalues, vectors) = try LinearAlgebra.symmetricEigen(cov, n: d)  // descending
+        let top = eigenvalues.first ?? 0
+        guard top > 0 else { throw MorphoError.data(context: "TVN", problem: "the controls do not vary: their covariance is zero") }
+        let rank = eigenvalues.filter { $0 > tolerance * top }.count
+        let k = min(components ?? rank, rank)
+        guard k >= 1 else { throw MorphoError.config(key: "tvn.components", problem: "must be at least 1") }
+
+        // W (d x outputs): PCA V_k L_k^{-1/2}; ZCA V_k L_k^{-1/2} V_k^T.
+        var pca = [Double](repeating: 0, count: d * k)
+        for i in 0..<d { for c in 0..<k { pca[i * k + c] = vectors[i * d + c] / eigenvalues[c].squareRoot() } }
+        let outputs: Int
+        var w: [Double]
+        switch whitening {
+        case .pca:
+            w = pca; outputs = k
+        case .zca:
+            outputs = d
+            w = LinearAlgebra.multiply(pca, d, k, transpose(vectors, rows: d, cols: d, keepRows: k), d)
+        }
+        var y = LinearAlgebra.multiply(x, rows: table.rowCount, inner: d, w.map(Float.init), cols: outputs)
+        if let batchColumn = alignBatches {
+            try alignPerBatch(&y, table: table, isControl: isControl, cols: outputs, batchColumn: batchColumn)
+        }
+        let names = whitening == .pca ? (1...k).map { "TVN_\($0)" } : table.featureNames
+        let out = try table.replacingFeatures(names: names, values: y)
+        return (out, Report(controlRows: controlRows.count, inputFeatures: d, rank: rank, kept: k, eigenvalues: eigenvalues))
+    }
+
+    /// Rows 0..<keepRows of the transpose of a rows x cols matrix (so keepRows x rows).
+    private func transpose(_ a: [Double], rows: Int, cols: Int, keepRows: Int) -> [Double] {
+        var t = [Double](repeating: 0, count: keepRows * rows)
+        for i in 0..<rows { for j in 0..<keepRows { t[j * rows + i] = a[i * cols + j] } }
+        return t
+    }
+
+    private func alignPerBatch(_ y: inout [Float], table: FeatureTable, isControl: [Bool], cols: Int, batchColumn: String) throws {
+        let batches = try RowGroups(table, by: [batchColumn])
+        for (b, members) in batches.rows.enumerated() {
+            let controlRows = members.filter { isControl[$0] }
+            guard controlRows.count >= 2 else {
+                throw MorphoError.data(context: batches.describe(b), problem: "fewer than 2 control rows: cannot align this batch")
+            }
+            for j in 0..<cols {
+                var s = 0.0
+                for r in controlRows { s += Double(y[r * cols + j]) }
+                let m = Float(s / Double(controlRows.count))
+                for r in members { y[r * cols + j] -= m }
+            }
+            var cov = LinearAlgebra.covariance(y, rows: controlRows, cols: cols)
+            for i in 0..<cols { cov[i * cols + i] += 1 }
+            let (values, vectors) = try LinearAlgebra.symmetricEigen(cov, n: cols)
+            // (C_b + I)^{-1/2} = V L^{-1/2} V^T
+            var scaled = vectors
+            for i in 0..<cols { for c in 0..<cols { scaled[i * cols + c] /= values[c].squareRoot() } }
+            let t = transpose(vectors, rows: cols, cols: cols, keepRows: cols)
+            let a = LinearAlgebra.multiply(scaled, cols, cols, t, cols)
+            let block = members.flatMap { r in y[(r * cols)..<((r + 1) * cols)] }
+            let aligned = LinearAlgebra.multiply(block, rows: members.count, inner: cols, a.map(Float.init), cols: cols)
+            for (k, r) in members.enumerated() {
+                for j in 0..<cols { y[r * cols + j] = aligned[k * cols + j] }
+            }
+        }
+    }
+}
+
+/// The dense linear algebra of the profile stages, through OpenBLAS and LAPACKE.
+public enum LinearAlgebra {
+    /// Sample covariance (d x d, row-major) of the given rows of a rows x d Float matrix, accumulated
+    /// in Double: (X - mean)^T (X - mean) / (n - 1) over those rows (OpenBLAS dsyrk).
+    public static func covariance(_ x: [Float], rows: [Int], cols d: Int) -> [Double] {
+        let n = rows.count
+        var block = [Double](repeating: 0, count: n * d)
+        for (k, r) in rows.enumerated() { for j in 0..<d { block[k * d + j] = Double(x[r * d + j]) } }
+        for j in 0..<d {
+            var s = 0.0
+            for k in 0..<n { s += block[k * d + j] }
+            let m = s / Double(n)
+            for k in 0..<n { block[k * d + j] -= m }
+        }
+        var c = [Double](repeating: 0, count: d * d)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(n), 1 / Double(max(n - 1, 1)), block, Int32(d), 0, &c, Int32(d))
+        for i in 0..<d { for j in 0..<i { c[i * d + j] = c[j * d + i] } }
+        return c
+    }
+
+    /// Eigen-decomposition of a symmetric n x n matrix (LAPACK dsyevd): eigenvalues in descending
+    /// order and the eigenvectors as the columns of a row-major n x n matrix, in the same order.
+    public static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
+        var m = a
+        var w = [Double](repeating: 0, count: n)
+        let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(n), &m, Int32(n), &w)
+        guard info == 0 else { throw MorphoError.data(context: "eigen-decomposition", problem: "LAPACK dsyevd failed (info \(info))") }
+        // Reverse to descending order.
+        var values = [Double](repeating: 0, count: n), vectors = [Double](repeating: 0, count: n * n)
+        for c in 0..<n {
+            values[c] = w[n - 1 - c]
+            for i in 0..<n { vectors[i * n + c] = m[i * n + (n - 1 - c)] }
+        }
+        return (values, vectors)
+    }
+
+    /// C = A B for Double row-major A (r x k) and B (k x c).
+    public static func multiply(_ a: [Double], _ r: Int, _ k: Int, _ b: [Double], _ c: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: r * c)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r), Int32(c), Int32(k), 1, a, Int32(k), b, Int32(c), 0, &out, Int32(c))
+        return out
+    }
+
+    /// C = A B for Float row-major A (rows x inner) and B (inner x cols) (OpenBLAS sgemm).
+    public static func multiply(_ a: [Float], rows: Int, inner: Int, _ b: [Float], cols: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * cols)
+        guard rows > 0, cols > 0 else { return out }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(inner), 1, a, Int32(inner), b, Int32(cols), 0, &out, Int32(cols))
+        return out
+    }
+}
