@@ -43,6 +43,23 @@ public enum BenchmarkTable {
         return out
     }
 
+    /// The sweep over TVN regularization (shrinkage x batch alignment x selection) that `morpho bench
+    /// moa --sweep` prints; its winner by replicate mAP is chosen without MoA labels.
+    public static func tvnSweep() -> [ProfilePipeline] {
+        var out = [ProfilePipeline]()
+        for select in [false, true] {
+            for align in [false, true] {
+                for shrinkage in [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5] {
+                    var tvn = TypicalVariationNormalization(whitening: .pca, shrinkage: shrinkage)
+                    if align { tvn.alignBatches = "Metadata_Batch" }
+                    let name = "TVN shrink \(shrinkage)" + (align ? " + batch align" : "") + (select ? " + selection" : "")
+                    out.append(ProfilePipeline(name: name, selection: select ? SelectFeatures() : nil, normalization: .tvn(tvn)))
+                }
+            }
+        }
+        return out
+    }
+
     public static func rows(wells: FeatureTable, pipelines: [ProfilePipeline] = pipelines(),
                             similarities: [Similarity] = [.cosine, .pearson]) throws -> [Row] {
         var out = [Row]()
@@ -61,14 +78,20 @@ public enum BenchmarkTable {
     /// A fixed-width table; the row with the best replicate mAP (chosen without MoA labels) is marked *.
     public static func render(_ rows: [Row]) -> String {
         let best = rows.indices.max { rows[$0].replicateMAP < rows[$1].replicateMAP }
-        var lines = [String(format: "%-34@ %-8@ %8@ %8@ %15@ %15@ %8@", "pipeline" as NSString, "sim" as NSString, "features" as NSString,
-                            "rep mAP" as NSString, "NSC" as NSString, "NSCB" as NSString, "MoA mAP" as NSString)]
+        func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, n - s.count))
+            return right ? fill + s : s + fill
+        }
+        let width = max(36, (rows.map(\.pipeline.count).max() ?? 0) + 3)
+        var lines = [pad("pipeline", width) + pad("sim", 8) + pad("features", 9, right: true) + pad("rep mAP", 9, right: true)
+                     + pad("NSC", 16, right: true) + pad("NSCB", 15, right: true) + pad("MoA mAP", 9, right: true)]
         for (i, r) in rows.enumerated() {
             let nsc = "\(r.nsc.correct)/\(r.nsc.scored) \(String(format: "%.2f", r.nsc.accuracy))"
             let nscb = "\(r.nscb.correct)/\(r.nscb.scored) \(String(format: "%.2f", r.nscb.accuracy))"
-            lines.append(String(format: "%-34@ %-8@ %8d %8.3f %15@ %15@ %8.3f", ((i == best ? "* " : "  ") + r.pipeline) as NSString,
-                                r.similarity.rawValue as NSString, r.features, r.replicateMAP, nsc as NSString, nscb as NSString,
-                                r.nsc.meanAveragePrecision))
+            lines.append(pad((i == best ? "* " : "  ") + r.pipeline, width) + pad(r.similarity.rawValue, 8)
+                         + pad("\(r.features)", 9, right: true) + pad(String(format: "%.3f", r.replicateMAP), 9, right: true)
+                         + pad(nsc, 16, right: true) + pad(nscb, 15, right: true)
+                         + pad(String(format: "%.3f", r.nsc.meanAveragePrecision), 9, right: true))
         }
         lines.append("* = highest replicate mAP (treatment replicates retrieved among wells; no MoA labels used)")
         return lines.joined(separator: "\n")

@@ -7,8 +7,10 @@ import MorphoCore
 /// cell-to-cell noise) are scaled down and treatment effects stand out.
 ///
 /// Fit: controls are centred (by their own mean per `centerBy` group, typically the plate, which also
-/// removes plate offsets from every row), their covariance C = X^T X / (n - 1) is shrunk towards its
-/// diagonal, C_s = (1 - shrinkage) C + shrinkage diag(C), and decomposed C_s = V L V^T (LAPACK dsyevd).
+/// removes plate offsets from every row) and scaled by their pooled sd per feature (so the fit is on the
+/// correlation scale, like pycytominer's ZCA-cor; features with zero control spread are dropped and
+/// reported); their covariance C = X^T X / (n - 1) is shrunk towards its diagonal,
+/// C_s = (1 - shrinkage) C + shrinkage diag(C), and decomposed C_s = V L V^T (LAPACK dsyevd).
 ///
 /// Rank: controls are often rank-deficient (BBBC021: 330 DMSO wells, rank 275 in 513 features after
 /// per-plate centring), so their covariance has no inverse. Morpho keeps the k components with
@@ -54,6 +56,8 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
     public struct Report: Sendable, Equatable {
         public var controlRows: Int
         public var inputFeatures: Int
+        /// Features with zero spread on the (centred) controls, left out of the whitening.
+        public var droppedFeatures: [String]
         /// Numerical rank of the (shrunk) control covariance and the number of components kept.
         public var rank: Int
         public var kept: Int
@@ -87,36 +91,53 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
         let controlRows = (0..<table.rowCount).filter { isControl[$0] }
         guard controlRows.count >= 2 else { throw MorphoError.data(context: "TVN", problem: "needs at least 2 control rows, found \(controlRows.count)") }
 
-        var cov = LinearAlgebra.covariance(x, rows: controlRows, cols: d)
-        if shrinkage > 0 {
-            for i in 0..<d { for j in 0..<d where i != j { cov[i * d + j] *= 1 - shrinkage } }
+        // Work on the correlation scale: divide by the controls' pooled sd, so that the rank threshold
+        // and the shrinkage do not depend on the features' units. Features that do not vary on the
+        // controls cannot be whitened; they are dropped and reported.
+        var sd = [Double](repeating: 0, count: d)
+        for j in 0..<d {
+            var ss = 0.0
+            for r in controlRows { ss += Double(x[r * d + j]) * Double(x[r * d + j]) }
+            sd[j] = (ss / Double(controlRows.count - 1)).squareRoot()
         }
-        let (eigenvalues, vectors) = try LinearAlgebra.symmetricEigen(cov, n: d)  // descending
+        let used = (0..<d).filter { sd[$0] > 0 }
+        let dropped = (0..<d).filter { !(sd[$0] > 0) }.map { table.featureNames[$0] }
+        let du = used.count
+        guard du > 0 else { throw MorphoError.data(context: "TVN", problem: "no feature varies on the controls") }
+        var z = [Float](repeating: 0, count: table.rowCount * du)
+        for r in 0..<table.rowCount { for (k, j) in used.enumerated() { z[r * du + k] = Float(Double(x[r * d + j]) / sd[j]) } }
+
+        var cov = LinearAlgebra.covariance(z, rows: controlRows, cols: du)
+        if shrinkage > 0 {
+            for i in 0..<du { for j in 0..<du where i != j { cov[i * du + j] *= 1 - shrinkage } }
+        }
+        let (eigenvalues, vectors) = try LinearAlgebra.symmetricEigen(cov, n: du)  // descending
         let top = eigenvalues.first ?? 0
         guard top > 0 else { throw MorphoError.data(context: "TVN", problem: "the controls do not vary: their covariance is zero") }
         let rank = eigenvalues.filter { $0 > tolerance * top }.count
         let k = min(components ?? rank, rank)
         guard k >= 1 else { throw MorphoError.config(key: "tvn.components", problem: "must be at least 1") }
 
-        // W (d x outputs): PCA V_k L_k^{-1/2}; ZCA V_k L_k^{-1/2} V_k^T.
-        var pca = [Double](repeating: 0, count: d * k)
-        for i in 0..<d { for c in 0..<k { pca[i * k + c] = vectors[i * d + c] / eigenvalues[c].squareRoot() } }
+        // W (features x outputs): PCA V_k L_k^{-1/2}; ZCA V_k L_k^{-1/2} V_k^T.
+        var pca = [Double](repeating: 0, count: du * k)
+        for i in 0..<du { for c in 0..<k { pca[i * k + c] = vectors[i * du + c] / eigenvalues[c].squareRoot() } }
         let outputs: Int
-        var w: [Double]
+        let w: [Double]
         switch whitening {
         case .pca:
             w = pca; outputs = k
         case .zca:
-            outputs = d
-            w = LinearAlgebra.multiply(pca, d, k, transpose(vectors, rows: d, cols: d, keepRows: k), d)
+            outputs = du
+            w = LinearAlgebra.multiply(pca, du, k, transpose(vectors, rows: du, cols: du, keepRows: k), du)
         }
-        var y = LinearAlgebra.multiply(x, rows: table.rowCount, inner: d, w.map(Float.init), cols: outputs)
+        var y = LinearAlgebra.multiply(z, rows: table.rowCount, inner: du, w.map(Float.init), cols: outputs)
         if let batchColumn = alignBatches {
             try alignPerBatch(&y, table: table, isControl: isControl, cols: outputs, batchColumn: batchColumn)
         }
-        let names = whitening == .pca ? (1...k).map { "TVN_\($0)" } : table.featureNames
+        let names = whitening == .pca ? (1...k).map { "TVN_\($0)" } : used.map { table.featureNames[$0] }
         let out = try table.replacingFeatures(names: names, values: y)
-        return (out, Report(controlRows: controlRows.count, inputFeatures: d, rank: rank, kept: k, eigenvalues: eigenvalues))
+        return (out, Report(controlRows: controlRows.count, inputFeatures: d, droppedFeatures: dropped, rank: rank, kept: k,
+                            eigenvalues: eigenvalues))
     }
 
     /// Rows 0..<keepRows of the transpose of a rows x cols matrix (so keepRows x rows).

@@ -25,6 +25,8 @@ struct BenchMoA: ParsableCommand {
     @Argument(help: "Folder with ljosa2013_per_well_mean.csv.gz, BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv.")
     var data: String
 
+    @Flag(help: "Also print the sweep over TVN shrinkage, batch alignment and selection (cosine).") var sweep = false
+
     func run() throws {
         try Morpho.reportingErrors {
             let wells = try loadLjosaWells(URL(fileURLWithPath: data))
@@ -36,6 +38,10 @@ struct BenchMoA: ParsableCommand {
             say("")
             let rows = try BenchmarkTable.rows(wells: wells)
             say(BenchmarkTable.render(rows))
+            if sweep {
+                say("\nTVN sweep:")
+                say(BenchmarkTable.render(try BenchmarkTable.rows(wells: wells, pipelines: BenchmarkTable.tvnSweep(), similarities: [.cosine])))
+            }
         }
     }
 }
