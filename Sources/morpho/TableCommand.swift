@@ -21,30 +21,14 @@ struct TableCommand: ParsableCommand {
 
     func run() throws {
         try Morpho.reportingErrors {
-            let url = URL(fileURLWithPath: input)
-            var table: FeatureTable
-            if let bbbc021 {
-                let dir = URL(fileURLWithPath: bbbc021)
-                let (experiment, _) = try BBBC021Layout.read(imageCSV: dir.appendingPathComponent("BBBC021_v1_image.csv.gz"),
-                                                             moaCSV: dir.appendingPathComponent("BBBC021_v1_moa.csv"))
-                table = try BBBC021Layout.readProfiles(url, experiment: experiment)
-            } else if url.pathExtension == "h5" {
-                table = try FeatureTableHDF5.read(from: HDF5File(opening: url), group: "/table")
-            } else {
-                table = try FeatureTableCSV.read(url)
-            }
+            let table = try readTable(input, bbbc021: bbbc021)
             say("\(input): \(table.rowCount) rows, \(table.metadataNames.count) metadata columns, \(table.featureCount) features")
             say("metadata: \(table.metadataNames.joined(separator: ", "))")
             let nonFinite = table.features.lazy.filter { !$0.isFinite }.count
             if nonFinite > 0 { say("warning: \(nonFinite) feature values are NaN or infinite") }
             if let out {
-                let outURL = URL(fileURLWithPath: out)
-                if outURL.pathExtension == "h5" {
-                    try HDF5File.writeAtomically(to: outURL) { try FeatureTableHDF5.write(table, to: $0, group: "/table") }
-                } else {
-                    try FeatureTableCSV.write(table, to: outURL)
-                }
-                say("wrote \(outURL.path)")
+                try writeTable(table, to: out)
+                say("wrote \(URL(fileURLWithPath: out).path)")
             }
         }
     }

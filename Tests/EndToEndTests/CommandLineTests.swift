@@ -78,3 +78,37 @@ enum MorphoBinary {
         #expect(unknownOption.status != 0 && unknownOption.stderr.contains("Unknown option '--colour'"))
     }
 }
+
+@Suite struct ProfileCommandLineTests {
+    @Test func profileThenMatchOnTheRealProfiles() throws {
+        let dir = TestPaths.temporaryDirectory("cli-profile")
+        let wells = dir.appendingPathComponent("wells.csv.gz")
+        let p = try MorphoBinary.run(["profile", TestPaths.ljosaProfiles.path, "--bbbc021", TestPaths.bbbc021.path, "--normalize", "zscore",
+                                      "--treatment-by", "none", "--out", wells.path])
+        #expect(p.status == 0, "\(p.stderr)")
+        #expect(p.stdout.contains("69 (group, feature) pairs with zero control spread; dropped 3 feature(s)"), "\(p.stdout)")
+        #expect(p.stdout.contains("wrote \(wells.path): 632 rows x 513 features"))
+        let json = dir.appendingPathComponent("moa.json")
+        let m = try MorphoBinary.run(["match", wells.path, "--similarity", "cosine", "--out", json.path])
+        #expect(m.status == 0, "\(m.stderr)")
+        #expect(m.stdout.contains("NSC: 84/103") && m.stdout.contains("NSCB: 67/92"))
+        let result = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as! [String: Any]
+        #expect((result["NSCB"] as! [String: Any])["scored"] as? Int == 92)
+        #expect(((result["NSC"] as! [String: Any])["predictions"] as! [Any]).count == 103)
+    }
+
+    @Test func profileRejectsUnknownChoices() throws {
+        let r = try MorphoBinary.run(["profile", TestPaths.ljosaProfiles.path, "--normalize", "whiten", "--out", "/tmp/x.csv"])
+        // Ljosa's file names its metadata Image_Metadata_*: without --bbbc021 that column is not a number.
+        #expect(r.status == 1 && r.stderr.contains("column 'Image_Metadata_Plate': feature value 'Week10_40111' is not a number"), "\(r.stderr)")
+        let bad = try MorphoBinary.run(["profile", TestPaths.ljosaProfiles.path, "--bbbc021", TestPaths.bbbc021.path, "--normalize", "whiten", "--out", "/tmp/x.csv"])
+        #expect(bad.status == 1 && bad.stderr.contains("config 'normalize': 'whiten' is not none, zscore, robust, tvn-pca or tvn-zca"))
+    }
+
+    @Test func benchMoAReproducesThePublishedNumber() throws {
+        let r = try MorphoBinary.run(["bench", "moa", TestPaths.bbbc021.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("as the vignette computes it: 84/103 = 0.82"))
+        #expect(r.stdout.contains("* = highest replicate mAP"))
+    }
+}

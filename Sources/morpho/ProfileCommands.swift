@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import MoAMatching
+import MorphoCore
+import MorphoIO
+import Profiling
+
+/// Reads a feature table from .csv, .csv.gz or .h5 (group /table), optionally joining BBBC021 annotations.
+func readTable(_ path: String, bbbc021: String?) throws -> FeatureTable {
+    let url = URL(fileURLWithPath: path)
+    if let bbbc021 {
+        let dir = URL(fileURLWithPath: bbbc021)
+        let (experiment, _) = try BBBC021Layout.read(imageCSV: dir.appendingPathComponent("BBBC021_v1_image.csv.gz"),
+                                                     moaCSV: dir.appendingPathComponent("BBBC021_v1_moa.csv"))
+        return try BBBC021Layout.readProfiles(url, experiment: experiment)
+    }
+    if url.pathExtension == "h5" { return try FeatureTableHDF5.read(from: HDF5File(opening: url), group: "/table") }
+    return try FeatureTableCSV.read(url)
+}
+
+func writeTable(_ table: FeatureTable, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    if url.pathExtension == "h5" {
+        try HDF5File.writeAtomically(to: url) { try FeatureTableHDF5.write(table, to: $0, group: "/table") }
+    } else {
+        try FeatureTableCSV.write(table, to: url)
+    }
+}
+
+func columns(_ text: String) -> [String] {
+    text == "none" ? [] : text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+}
+
+/// `morpho profile`: rows (cells or wells) -> normalized, optionally feature-selected treatment profiles.
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Aggregate, select features, normalize against controls (z, robust z, TVN) and average per treatment.",
+        discussion: """
+        Examples:
+          morpho profile ../shared/data/bbbc021/ljosa2013_per_well_mean.csv.gz --bbbc021 ../shared/data/bbbc021 \\
+              --normalize tvn-pca --shrinkage 0.02 --align-batches Metadata_Batch --select --out treatments.csv
+          morpho profile cells.csv.gz --aggregate-by Metadata_Plate,Metadata_Well --normalize zscore --treatment-by none --out wells.csv
+        """
+    )
+
+    @Argument(help: "Input table (.csv, .csv.gz or .h5).") var input: String
+    @Option(help: "Output table (.csv, .csv.gz or .h5).") var out: String
+    @Option(help: "Folder with BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv to join (for Ljosa's per-well file).") var bbbc021: String?
+    @Option(help: "First aggregate rows by these columns (e.g. cells to wells: Metadata_Plate,Metadata_Well), or none.") var aggregateBy = "none"
+    @Option(help: "Aggregation: mean or median.") var operation = "mean"
+    @Option(help: "Normalization: none, zscore, robust, tvn-pca or tvn-zca.") var normalize = "zscore"
+    @Option(help: "Column whose groups are normalized separately (none: all rows together).") var groupBy = "Metadata_Plate"
+    @Option(help: "Control rows as COLUMN=VALUE.") var controls = "Metadata_Compound=DMSO"
+    @Option(help: "TVN: shrinkage of the control covariance towards its diagonal (0...1).") var shrinkage = 0.0
+    @Option(help: "TVN: number of components to keep (default: the numerical rank).") var components: Int?
+    @Option(help: "TVN: batch column for per-batch alignment of the control covariance.") var alignBatches: String?
+    @Flag(help: "Select features first: near-zero variance, replicate correlation, correlation threshold.") var select = false
+    @Option(help: "With --select: minimum median replicate correlation.") var minReplicateCorrelation = 0.5
+    @Option(help: "With --select: drop one of each feature pair correlated above this.") var correlationCutoff = 0.95
+    @Option(help: "Average the normalized rows per treatment over these columns, or none.") var treatmentBy = "Metadata_Compound,Metadata_Concentration"
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            var table = try readTable(input, bbbc021: bbbc021)
+            guard let op = Aggregate.Operation(rawValue: operation) else {
+                throw MorphoError.config(key: "operation", problem: "'\(operation)' is not mean or median")
+            }
+            if !columns(aggregateBy).isEmpty { table = try Aggregate.aggregate(table, by: columns(aggregateBy), operation: op) }
+            let parts = controls.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw MorphoError.config(key: "controls", problem: "'\(controls)' is not COLUMN=VALUE") }
+            let spec = Controls(column: parts[0], value: parts[1])
+            let group = groupBy == "none" ? nil : groupBy
+            let normalization: ProfilePipeline.Normalization
+            switch normalize {
+            case "none": normalization = .none
+            case "zscore": normalization = .controls(ControlNormalization(method: .standardize, groupBy: group, controls: spec))
+            case "robust": normalization = .controls(ControlNormalization(method: .robustStandardize, groupBy: group, controls: spec))
+            case "tvn-pca", "tvn-zca":
+                normalization = .tvn(TypicalVariationNormalization(whitening: normalize == "tvn-pca" ? .pca : .zca, controls: spec,
+                                                                   centerBy: group, shrinkage: shrinkage, components: components,
+                                                                   alignBatches: alignBatches))
+            default:
+                throw MorphoError.config(key: "normalize", problem: "'\(normalize)' is not none, zscore, robust, tvn-pca or tvn-zca")
+            }
+            let selection = select ? SelectFeatures(minReplicateCorrelation: minReplicateCorrelation, correlationCutoff: correlationCutoff) : nil
+            let pipeline = ProfilePipeline(name: "cli", selection: selection, normalization: normalization,
+                                           treatmentStrata: columns(treatmentBy))
+            let (rows, notes) = try pipeline.normalizedRows(table)
+            let result = pipeline.treatmentStrata.isEmpty ? rows : try Aggregate.aggregate(rows, by: pipeline.treatmentStrata, operation: op)
+            for note in notes { say(note) }
+            try writeTable(result, to: out)
+            say("wrote \(out): \(result.rowCount) rows x \(result.featureCount) features")
+        }
+    }
+}
+
+/// `morpho match`: nearest-neighbour MoA matching with NSC and NSCB.
+struct MatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "match",
+        abstract: "Match treatments to mechanisms by nearest neighbour (NSC and NSCB) and report accuracy, per-MoA results, confusion and mAP.",
+        discussion: """
+        The input holds normalized well (or treatment) rows with Metadata_Compound, Metadata_Concentration, Metadata_MoA
+        and Metadata_Batch; rows are averaged per treatment, and a treatment's batches are those of its rows.
+        Example: morpho profile ljosa.csv.gz --bbbc021 DIR --treatment-by none --out wells.csv && morpho match wells.csv --out moa.json
+        """
+    )
+
+    @Argument(help: "Normalized rows (.csv, .csv.gz or .h5).") var input: String
+    @Option(help: "Similarity: cosine or pearson.") var similarity = "pearson"
+    @Option(help: "Neighbours voting (1 = nearest neighbour).") var k = 1
+    @Option(help: "Write the full results (per-MoA, confusion, predictions) as JSON here.") var out: String?
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            let wells = try readTable(input, bbbc021: nil)
+            guard let sim = Similarity(rawValue: similarity) else { throw MorphoError.config(key: "similarity", problem: "'\(similarity)' is not cosine or pearson") }
+            let pipeline = ProfilePipeline(name: "match", normalization: .none)
+            let (nsc, nscb, _) = try BBBC021Benchmark.evaluate(pipeline, wells: wells, similarity: sim, k: k)
+            var json = [String: Any]()
+            for r in [nsc, nscb] {
+                say("\(r.matchingProtocol.rawValue): \(r.correct)/\(r.scored) = \(String(format: "%.3f", r.accuracy)), mAP \(String(format: "%.3f", r.meanAveragePrecision))")
+                for moa in r.moas {
+                    if let m = r.perMoA[moa] { say("  \(moa): \(m.correct)/\(m.scored)") }
+                }
+                json[r.matchingProtocol.rawValue] = [
+                    "scored": r.scored, "correct": r.correct, "accuracy": r.accuracy, "mAP": r.meanAveragePrecision,
+                    "perMoA": r.perMoA.mapValues { ["correct": $0.correct, "scored": $0.scored] },
+                    "moas": r.moas, "confusion": r.confusion,
+                    "predictions": r.predictions.map { ["treatment": $0.query, "moa": $0.truth, "predicted": $0.predicted,
+                                                        "neighbour": $0.neighbour, "similarity": $0.similarity] },
+                ] as [String: Any]
+            }
+            if let out {
+                json["similarity"] = sim.rawValue
+                json["k"] = k
+                let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+                try AtomicFile.write(data, to: URL(fileURLWithPath: out))
+                say("wrote \(out)")
+            }
+        }
+    }
+}
