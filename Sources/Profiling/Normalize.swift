@@ -56,15 +56,23 @@ public struct ControlNormalization: Sendable, Equatable, Codable {
                 throw MorphoError.data(context: name, problem: "\(controlRows.count) control row(s) (\(controls.column) == \(controls.value)); at least \(method == .center ? 1 : 2) needed to normalize")
             }
             let stats = statistics(table, rows: controlRows)
+            var center = [Float](repeating: 0, count: d), inverseScale = [Float](repeating: 1, count: d)
             for j in 0..<d {
-                var scale = stats.spread[j]
-                if method != .center, !(scale > 1e-12 * max(abs(stats.center[j]), 1e-300)) {
+                center[j] = Float(stats.center[j])
+                if method == .center { continue }
+                if stats.spread[j] > 1e-12 * max(abs(stats.center[j]), 1e-300) {
+                    inverseScale[j] = Float(1 / stats.spread[j])
+                } else {
                     report.zeroSpread.append((name, table.featureNames[j]))
                     if zeroSpread == .drop { dropped.insert(j) }
-                    scale = 1
                 }
-                let c = Float(stats.center[j]), s = Float(scale)
-                for r in members { out[r * d + j] = (out[r * d + j] - c) / s }
+            }
+            // Row-major pass: (x - center) * (1 / scale).
+            out.withUnsafeMutableBufferPointer { o in
+                for r in members {
+                    let row = o.baseAddress! + r * d
+                    for j in 0..<d { row[j] = (row[j] - center[j]) * inverseScale[j] }
+                }
             }
         }
         var result = try FeatureTable(metadataNames: table.metadataNames, metadata: table.metadata, featureNames: table.featureNames,
@@ -77,16 +85,27 @@ public struct ControlNormalization: Sendable, Equatable, Codable {
         return (result, report)
     }
 
+    /// Control statistics per feature. Means and sds accumulate row by row in Double (two passes);
+    /// medians and MADs gather each feature's values.
     func statistics(_ table: FeatureTable, rows: [Int]) -> GroupStatistics {
         let d = table.featureCount
-        var center = [Double](repeating: 0, count: d), spread = center
-        var x = [Double](repeating: 0, count: rows.count)
-        for j in 0..<d {
-            for (k, r) in rows.enumerated() { x[k] = Double(table[row: r, feature: j]) }
+        var center = [Double](repeating: 0, count: d), spread = [Double](repeating: 1, count: d)
+        table.features.withUnsafeBufferPointer { x in
             switch method {
-            case .standardize: center[j] = Stats.mean(x); spread[j] = Stats.sd(x)
-            case .robustStandardize: center[j] = Stats.median(x); spread[j] = Stats.mad(x)
-            case .center: center[j] = Stats.mean(x); spread[j] = 1
+            case .standardize, .center:
+                for r in rows { for j in 0..<d { center[j] += Double(x[r * d + j]) } }
+                for j in 0..<d { center[j] /= Double(rows.count) }
+                guard method == .standardize else { return }
+                var ss = [Double](repeating: 0, count: d)
+                for r in rows { for j in 0..<d { let v = Double(x[r * d + j]) - center[j]; ss[j] += v * v } }
+                for j in 0..<d { spread[j] = (ss[j] / Double(rows.count - 1)).squareRoot() }
+            case .robustStandardize:
+                var column = [Double](repeating: 0, count: rows.count)
+                for j in 0..<d {
+                    for (k, r) in rows.enumerated() { column[k] = Double(x[r * d + j]) }
+                    center[j] = Stats.median(column)
+                    spread[j] = Stats.mad(column)
+                }
             }
         }
         return GroupStatistics(center: center, spread: spread)

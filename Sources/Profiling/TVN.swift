@@ -73,20 +73,21 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
         let d = table.featureCount
         guard d > 0 else { throw MorphoError.data(context: "TVN", problem: "no features") }
 
-        // Centre every row by its group's control mean.
-        var x = table.features
+        // Centre by each group's control mean; scale by the controls' pooled sd (row-major passes).
         let groups = try RowGroups(table, by: centerBy.map { [$0] } ?? [])
+        var groupOf = [Int](repeating: 0, count: table.rowCount)
+        var centers = [[Float]]()
         for (g, members) in groups.rows.enumerated() {
+            for r in members { groupOf[r] = g }
             let controlRows = members.filter { isControl[$0] }
             guard !controlRows.isEmpty else {
                 throw MorphoError.data(context: groups.describe(g), problem: "no control rows (\(controls.column) == \(controls.value)) to centre TVN on")
             }
-            for j in 0..<d {
-                var s = 0.0
-                for r in controlRows { s += Double(x[r * d + j]) }
-                let m = Float(s / Double(controlRows.count))
-                for r in members { x[r * d + j] -= m }
+            var sum = [Double](repeating: 0, count: d)
+            table.features.withUnsafeBufferPointer { x in
+                for r in controlRows { for j in 0..<d { sum[j] += Double(x[r * d + j]) } }
             }
+            centers.append(sum.map { Float($0 / Double(controlRows.count)) })
         }
         let controlRows = (0..<table.rowCount).filter { isControl[$0] }
         guard controlRows.count >= 2 else { throw MorphoError.data(context: "TVN", problem: "needs at least 2 control rows, found \(controlRows.count)") }
@@ -94,20 +95,33 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
         // Work on the correlation scale: divide by the controls' pooled sd, so that the rank threshold
         // and the shrinkage do not depend on the features' units. Features that do not vary on the
         // controls cannot be whitened; they are dropped and reported.
-        var sd = [Double](repeating: 0, count: d)
-        for j in 0..<d {
-            var ss = 0.0
-            for r in controlRows { ss += Double(x[r * d + j]) * Double(x[r * d + j]) }
-            sd[j] = (ss / Double(controlRows.count - 1)).squareRoot()
+        var ss = [Double](repeating: 0, count: d)
+        table.features.withUnsafeBufferPointer { x in
+            for r in controlRows {
+                let c = centers[groupOf[r]]
+                for j in 0..<d { let v = Double(x[r * d + j] - c[j]); ss[j] += v * v }
+            }
         }
+        let sd = ss.map { ($0 / Double(controlRows.count - 1)).squareRoot() }
         let used = (0..<d).filter { sd[$0] > 0 }
         let dropped = (0..<d).filter { !(sd[$0] > 0) }.map { table.featureNames[$0] }
         let du = used.count
         guard du > 0 else { throw MorphoError.data(context: "TVN", problem: "no feature varies on the controls") }
-        var z = [Float](repeating: 0, count: table.rowCount * du)
-        for r in 0..<table.rowCount { for (k, j) in used.enumerated() { z[r * du + k] = Float(Double(x[r * d + j]) / sd[j]) } }
+        let inverseSD = used.map { Float(1 / sd[$0]) }
+        /// Row r centred, scaled and restricted to the used features, written to `out`.
+        func prepare(_ x: UnsafeBufferPointer<Float>, _ r: Int, _ out: UnsafeMutablePointer<Float>) {
+            let c = centers[groupOf[r]]
+            for (k, j) in used.enumerated() { out[k] = (x[r * d + j] - c[j]) * inverseSD[k] }
+        }
+        var controlBlock = [Float](repeating: 0, count: controlRows.count * du)
+        table.features.withUnsafeBufferPointer { x in
+            controlBlock.withUnsafeMutableBufferPointer { b in
+                for (i, r) in controlRows.enumerated() { prepare(x, r, b.baseAddress! + i * du) }
+            }
+        }
 
-        var cov = LinearAlgebra.covariance(z, rows: controlRows, cols: du)
+        var cov = LinearAlgebra.covariance(controlBlock, rows: Array(0..<controlRows.count), cols: du)
+        controlBlock = []
         if shrinkage > 0 {
             for i in 0..<du { for j in 0..<du where i != j { cov[i * du + j] *= 1 - shrinkage } }
         }
@@ -130,7 +144,23 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
             outputs = du
             w = LinearAlgebra.multiply(pca, du, k, transpose(vectors, rows: du, cols: du, keepRows: k), du)
         }
-        var y = LinearAlgebra.multiply(z, rows: table.rowCount, inner: du, w.map(Float.init), cols: outputs)
+        // Transform in blocks of rows: prepare a block, multiply it into its place in the output.
+        let wf = w.map(Float.init)
+        var y = [Float](repeating: 0, count: table.rowCount * outputs)
+        let blockRows = 16_384
+        var block = [Float](repeating: 0, count: blockRows * du)
+        table.features.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { yp in
+                block.withUnsafeMutableBufferPointer { bp in
+                    for r0 in stride(from: 0, to: table.rowCount, by: blockRows) {
+                        let n = min(blockRows, table.rowCount - r0)
+                        for i in 0..<n { prepare(x, r0 + i, bp.baseAddress! + i * du) }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(outputs), Int32(du), 1,
+                                    bp.baseAddress, Int32(du), wf, Int32(outputs), 0, yp.baseAddress! + r0 * outputs, Int32(outputs))
+                    }
+                }
+            }
+        }
         if let batchColumn = alignBatches {
             try alignPerBatch(&y, table: table, isControl: isControl, cols: outputs, batchColumn: batchColumn)
         }
