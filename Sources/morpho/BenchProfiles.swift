@@ -38,7 +38,13 @@ struct BenchProfiles: ParsableCommand {
             let me = try runWorker(CommandLine.arguments[0], ["bench", "profiles", "--worker", "morpho", "--data", dir.path])
             say(String(format: "Morpho:      %7.2f s, peak %6.2f GiB", me.seconds, me.peakGiB))
             guard !noPeer else { return }
-            let peer = try runWorker(python, [TestPathsForBench.script("bench_pycytominer.py"), dir.path])
+            let peer: WorkerResult
+            do {
+                peer = try runWorker(python, [TestPathsForBench.script("bench_pycytominer.py"), dir.path])
+            } catch let error as MorphoError {
+                say("pycytominer: \(error.description)")
+                return
+            }
             say(String(format: "pycytominer: %7.2f s, peak %6.2f GiB", peer.seconds, peer.peakGiB))
             say(String(format: "ratio: Morpho is %.1fx faster and uses %.2fx the memory of pycytominer", peer.seconds / me.seconds, me.peakGiB / peer.peakGiB))
         }
@@ -55,6 +61,10 @@ struct BenchProfiles: ParsableCommand {
         try p.run()
         let out = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        if p.terminationReason == .uncaughtSignal {
+            let hint = p.terminationStatus == SIGKILL ? " (most likely the kernel's out-of-memory killer)" : ""
+            throw MorphoError.data(context: "bench worker \(executable)", problem: "killed by signal \(p.terminationStatus)\(hint)")
+        }
         guard p.terminationStatus == 0,
               let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
               let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
