@@ -26,13 +26,7 @@ public enum Similarity: String, Sendable, Codable, CaseIterable {
             let norm = ss.squareRoot()
             for j in 0..<d { z[r * d + j] /= norm }
         }
-        return Matrix(rows: n, cols: n, values: LinearAlgebra.multiply(z, n, d, transposed(z, n, d), n))
-    }
-
-    private func transposed(_ a: [Double], _ rows: Int, _ cols: Int) -> [Double] {
-        var t = [Double](repeating: 0, count: rows * cols)
-        for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = a[i * cols + j] } }
-        return t
+        return Matrix(rows: n, cols: n, values: LinearAlgebra.multiply(z, n, d, z, n, transposeB: true))
     }
 }
 

@@ -142,7 +142,9 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
             w = pca; outputs = k
         case .zca:
             outputs = du
-            w = LinearAlgebra.multiply(pca, du, k, transpose(vectors, rows: du, cols: du, keepRows: k), du)
+            var vk = [Double](repeating: 0, count: du * k)  // V_k, du x k
+            for i in 0..<du { for c in 0..<k { vk[i * k + c] = vectors[i * du + c] } }
+            w = LinearAlgebra.multiply(pca, du, k, vk, du, transposeB: true)
         }
         // Transform in blocks of rows: prepare a block, multiply it into its place in the output.
         let wf = w.map(Float.init)
@@ -170,13 +172,6 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
                             eigenvalues: eigenvalues))
     }
 
-    /// Rows 0..<keepRows of the transpose of a rows x cols matrix (so keepRows x rows).
-    private func transpose(_ a: [Double], rows: Int, cols: Int, keepRows: Int) -> [Double] {
-        var t = [Double](repeating: 0, count: keepRows * rows)
-        for i in 0..<rows { for j in 0..<keepRows { t[j * rows + i] = a[i * cols + j] } }
-        return t
-    }
-
     private func alignPerBatch(_ y: inout [Float], table: FeatureTable, isControl: [Bool], cols: Int, batchColumn: String) throws {
         let batches = try RowGroups(table, by: [batchColumn])
         for (b, members) in batches.rows.enumerated() {
@@ -196,8 +191,7 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
             // (C_b + I)^{-1/2} = V L^{-1/2} V^T
             var scaled = vectors
             for i in 0..<cols { for c in 0..<cols { scaled[i * cols + c] /= values[c].squareRoot() } }
-            let t = transpose(vectors, rows: cols, cols: cols, keepRows: cols)
-            let a = LinearAlgebra.multiply(scaled, cols, cols, t, cols)
+            let a = LinearAlgebra.multiply(scaled, cols, cols, vectors, cols, transposeB: true)
             let block = members.flatMap { r in y[(r * cols)..<((r + 1) * cols)] }
             let aligned = LinearAlgebra.multiply(block, rows: members.count, inner: cols, a.map(Float.init), cols: cols)
             for (k, r) in members.enumerated() {
@@ -243,10 +237,12 @@ public enum LinearAlgebra {
         return (values, vectors)
     }
 
-    /// C = A B for Double row-major A (r x k) and B (k x c).
-    public static func multiply(_ a: [Double], _ r: Int, _ k: Int, _ b: [Double], _ c: Int) -> [Double] {
+    /// C = A B for Double row-major A (r x k) and B (k x c); with `transposeB`, B is given as its
+    /// transpose (c x k, row-major), so C = A B^T.
+    public static func multiply(_ a: [Double], _ r: Int, _ k: Int, _ b: [Double], _ c: Int, transposeB: Bool = false) -> [Double] {
         var out = [Double](repeating: 0, count: r * c)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r), Int32(c), Int32(k), 1, a, Int32(k), b, Int32(c), 0, &out, Int32(c))
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(r), Int32(c), Int32(k), 1,
+                    a, Int32(k), b, transposeB ? Int32(k) : Int32(c), 0, &out, Int32(c))
         return out
     }
 
