@@ -186,7 +186,8 @@ extension BBBC021Layout {
     /// metadata columns are `Image_Metadata_Plate` / `Image_Metadata_Well`) and joins each well with its
     /// BBBC021 annotations, giving pycytominer metadata columns `Metadata_Plate`, `Metadata_Well`,
     /// `Metadata_Batch`, `Metadata_Compound`, `Metadata_Concentration`, `Metadata_MoA` (empty when the
-    /// treatment is not annotated) and `Metadata_Replicate`. A well missing from the layout is an error.
+    /// treatment is not annotated) and `Metadata_Replicate`. A well missing from the layout, or given
+    /// twice, is an error (all such wells are listed).
     public static func readProfiles(_ profilesCSV: URL, experiment: Experiment) throws -> FeatureTable {
         var table = try FeatureTableCSV.read(profilesCSV, rename: [
             "Image_Metadata_Plate": "Metadata_Plate", "Image_Metadata_Well": "Metadata_Well",
@@ -200,7 +201,15 @@ extension BBBC021Layout {
         for p in experiment.plates { for w in p.wells { lookup["\(p.name)/\(w.id)"] = (p, w) } }
         var batch = [String](), compound = [String](), conc = [Double](), moa = [String](), replicate = [Double]()
         var problems = [String]()
+        var firstRow = [String: Int]()
         for r in 0..<table.rowCount {
+            if let id = WellID(wells[r]) {
+                if let first = firstRow["\(plates[r])/\(id)"] {
+                    problems.append("\(profilesCSV.lastPathComponent):\(r + 2): plate \(plates[r]) well \(id) appears again (first at line \(first + 2))")
+                } else {
+                    firstRow["\(plates[r])/\(id)"] = r
+                }
+            }
             guard let id = WellID(wells[r]), let (plate, well) = lookup["\(plates[r])/\(id)"] else {
                 problems.append("\(profilesCSV.lastPathComponent):\(r + 2): plate \(plates[r]) well \(wells[r]) is not in the layout")
                 continue

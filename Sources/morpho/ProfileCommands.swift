@@ -14,7 +14,11 @@ func readTable(_ path: String, bbbc021: String?) throws -> FeatureTable {
                                                      moaCSV: dir.appendingPathComponent("BBBC021_v1_moa.csv"))
         return try BBBC021Layout.readProfiles(url, experiment: experiment)
     }
-    if url.pathExtension == "h5" { return try FeatureTableHDF5.read(from: HDF5File(opening: url), group: "/table") }
+    if url.pathExtension == "h5" {
+        // A feature table (/table) or a per-plate single-cell store (/cells).
+        let file = try HDF5File(opening: url)
+        return try FeatureTableHDF5.read(from: file, group: file.exists("/table") ? "/table" : "/cells")
+    }
     return try FeatureTableCSV.read(url)
 }
 
@@ -44,7 +48,7 @@ struct ProfileCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Input table (.csv, .csv.gz or .h5).") var input: String
+    @Argument(help: "Input table (.csv, .csv.gz, or .h5 with a /table feature table or a /cells single-cell store).") var input: String
     @Option(help: "Output table (.csv, .csv.gz or .h5).") var out: String
     @Option(help: "Folder with BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv to join (for Ljosa's per-well file).") var bbbc021: String?
     @Option(help: "First aggregate rows by these columns (e.g. cells to wells: Metadata_Plate,Metadata_Well), or none.") var aggregateBy = "none"

@@ -112,3 +112,28 @@ enum MorphoBinary {
         #expect(r.stdout.contains("* = highest replicate mAP"))
     }
 }
+
+@Suite struct SingleCellStoreProfileTests {
+    /// Cells in a per-plate HDF5 store -> wells -> z-score -> treatments, through the CLI.
+    @Test func profilesASingleCellStore() throws {
+        var g = SeededGenerator(seed: 1)
+        var plate = [String](), well = [String](), compound = [String](), conc = [Double](), values = [Float]()
+        for w in 0..<8 { for _ in 0..<5 {
+            plate.append("P1"); well.append(WellID(row: 0, column: w + 1).description)
+            compound.append(w < 4 ? "DMSO" : "taxol"); conc.append(w < 4 ? 0 : 1)
+            values += [Float(10 + g.normal() + (w < 4 ? 0 : 3)), Float(5 + g.normal())]
+        } }
+        let cells = try FeatureTable(metadataNames: ["Metadata_Plate", "Metadata_Well", "Metadata_Compound", "Metadata_Concentration"],
+                                     metadata: [.strings(plate), .strings(well), .strings(compound), .numbers(conc)],
+                                     featureNames: ["Cells_A", "Cells_B"], features: values, rowCount: 40)
+        let dir = TestPaths.temporaryDirectory("cli-store")
+        let store = dir.appendingPathComponent("P1.h5"), out = dir.appendingPathComponent("treatments.csv")
+        try SingleCellStore(plate: "P1", cells: cells).write(to: store)
+        let r = try MorphoBinary.run(["profile", store.path, "--aggregate-by", "Metadata_Plate,Metadata_Well,Metadata_Compound,Metadata_Concentration",
+                                      "--normalize", "zscore", "--out", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let t = try FeatureTableCSV.read(out)
+        #expect(t.rowCount == 2 && t.metadataColumn("Metadata_Compound")?.texts == ["DMSO", "taxol"])
+        #expect(abs(t[row: 0, feature: 0]) < 1e-5 && t[row: 1, feature: 0] > 3)  // DMSO centred, taxol shifted
+    }
+}

@@ -68,6 +68,15 @@ func errorText(_ body: () throws -> Void) -> String {
         #expect(abs(total - 23_485_250.490806527) / 23_485_250.49 < 1e-6)
     }
 
+    @Test func duplicateAndUnknownWellsInProfilesAreListed() throws {
+        let (e, _) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV)
+        let url = TestPaths.temporaryDirectory("profiles").appendingPathComponent("p.csv")
+        try Data("Image_Metadata_Plate,Image_Metadata_Well,Cells_A\nWeek1_22123,B02,1\nWeek1_22123,B02,2\nWeek1_99999,B02,3\n".utf8).write(to: url)
+        let text = errorText { _ = try BBBC021Layout.readProfiles(url, experiment: e) }
+        #expect(text.contains("p.csv:3: plate Week1_22123 well B02 appears again (first at line 2)"), "\(text)")
+        #expect(text.contains("p.csv:4: plate Week1_99999 well B02 is not in the layout"))
+    }
+
     @Test func siteNumbersComeFromFileNames() {
         #expect(BBBC021Layout.siteNumber("G10_s3_w1BEDC.tif") == 3)
         #expect(BBBC021Layout.siteNumber("G10_s12_w1.tif") == 12)
