@@ -31,14 +31,22 @@ public enum BBBC021Benchmark {
         return (rows, out)
     }
 
-    /// NSC and NSCB of one pipeline.
+    /// NSC and NSCB of rows already normalized by a pipeline: the rows are averaged per treatment
+    /// (`strata`) and matched over one similarity matrix.
+    public static func evaluate(normalized rows: FeatureTable, wells: FeatureTable, strata: [String] = [compound, concentration],
+                                similarity: Similarity, k: Int = 1) throws -> (nsc: MatchResult, nscb: MatchResult) {
+        let profiles = try Aggregate.aggregate(rows, by: strata, operation: .mean)
+        let (keep, treatments) = try treatments(profiles, wells: wells)
+        let results = try MoAMatcher(similarity: similarity, k: k)
+            .evaluate(profiles: profiles.matrix(rows: keep), treatments: treatments, protocols: [.nsc, .nscb])
+        return (results[0], results[1])
+    }
+
+    /// NSC and NSCB of one pipeline run on `wells`.
     public static func evaluate(_ pipeline: ProfilePipeline, wells: FeatureTable, similarity: Similarity, k: Int = 1) throws -> (nsc: MatchResult, nscb: MatchResult, notes: [String]) {
-        let (profiles, notes) = try pipeline.treatmentProfiles(wells)
-        let (rows, treatments) = try treatments(profiles, wells: wells)
-        let x = profiles.matrix(rows: rows)
-        let matcher = MoAMatcher(similarity: similarity, k: k)
-        return (try matcher.evaluate(profiles: x, treatments: treatments, matchingProtocol: .nsc),
-                try matcher.evaluate(profiles: x, treatments: treatments, matchingProtocol: .nscb), notes)
+        let (rows, notes) = try pipeline.normalizedRows(wells)
+        let (nsc, nscb) = try evaluate(normalized: rows, wells: wells, strata: pipeline.treatmentStrata, similarity: similarity, k: k)
+        return (nsc, nscb, notes)
     }
 
     // MARK: - The published protocol

@@ -67,7 +67,7 @@ public enum BenchmarkTable {
             let (normalized, notes) = try p.normalizedRows(wells)
             for s in similarities {
                 let map = try ReplicateRetrieval.meanAveragePrecision(normalized, strata: p.treatmentStrata, similarity: s)
-                let (nsc, nscb, _) = try BBBC021Benchmark.evaluate(p, wells: wells, similarity: s)
+                let (nsc, nscb) = try BBBC021Benchmark.evaluate(normalized: normalized, wells: wells, strata: p.treatmentStrata, similarity: s)
                 out.append(Row(pipeline: p.name, similarity: s, features: normalized.featureCount, replicateMAP: map,
                                nsc: nsc, nscb: nscb, notes: notes))
             }

@@ -30,6 +30,26 @@ public enum Similarity: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// Candidates ordered by similarity to row `query` of `sim`, largest first; NaN ranks last and equal
+/// similarities keep candidate order (the deterministic tie-break of every ranking in Morpho).
+func rankBySimilarity(_ sim: Matrix, query: Int, candidates: [Int]) -> [Int] {
+    candidates.sorted { a, b in
+        let sa = sim[query, a], sb = sim[query, b]
+        if sa.isNaN != sb.isNaN { return !sa.isNaN }
+        return sa != sb && !sa.isNaN ? sa > sb : a < b
+    }
+}
+
+/// Average precision of a ranking: the mean over relevant items of the precision at their rank.
+func averagePrecision(_ ranked: [Int], isRelevant: (Int) -> Bool) -> Double {
+    var hits = 0, precision = 0.0
+    for (rank, c) in ranked.enumerated() where isRelevant(c) {
+        hits += 1
+        precision += Double(hits) / Double(rank + 1)
+    }
+    return hits == 0 ? .nan : precision / Double(hits)
+}
+
 /// Which treatments a query may be matched to.
 public enum MatchingProtocol: String, Sendable, Codable, CaseIterable {
     /// Not-same-compound: every treatment of the query's compound is excluded.
@@ -85,11 +105,20 @@ public struct MoAMatcher: Sendable {
     }
 
     public func evaluate(profiles: Matrix, treatments: [MatchTreatment], matchingProtocol: MatchingProtocol) throws -> MatchResult {
+        try evaluate(profiles: profiles, treatments: treatments, protocols: [matchingProtocol])[0]
+    }
+
+    /// Several protocols over one similarity matrix.
+    public func evaluate(profiles: Matrix, treatments: [MatchTreatment], protocols: [MatchingProtocol]) throws -> [MatchResult] {
         guard profiles.rows == treatments.count else {
             throw MorphoError.data(context: "MoA matching", problem: "\(profiles.rows) profiles for \(treatments.count) treatments")
         }
         guard k >= 1 else { throw MorphoError.config(key: "match.k", problem: "must be at least 1") }
         let sim = similarity.matrix(profiles)
+        return protocols.map { evaluate(sim, treatments, $0) }
+    }
+
+    private func evaluate(_ sim: Matrix, _ treatments: [MatchTreatment], _ matchingProtocol: MatchingProtocol) -> MatchResult {
         let n = treatments.count
         let moas = Set(treatments.map(\.moa)).sorted()
         let moaIndex = Dictionary(uniqueKeysWithValues: moas.enumerated().map { ($1, $0) })
@@ -104,11 +133,7 @@ public struct MoAMatcher: Sendable {
                     && (matchingProtocol == .nsc || treatments[c].batches.isDisjoint(with: query.batches))
             }
             guard candidates.contains(where: { treatments[$0].moa == query.moa }) else { continue }
-            let ranked = candidates.sorted { a, b in
-                let sa = sim[q, a], sb = sim[q, b]
-                if sa.isNaN != sb.isNaN { return !sa.isNaN }
-                return sa != sb && !sa.isNaN ? sa > sb : a < b
-            }
+            let ranked = rankBySimilarity(sim, query: q, candidates: candidates)
             let predicted = vote(ranked.prefix(k).map { (treatments[$0].moa, sim[q, $0]) })
             scored += 1
             if predicted == query.moa { correct += 1 }
@@ -116,13 +141,7 @@ public struct MoAMatcher: Sendable {
             if predicted == query.moa { perMoA[query.moa]!.correct += 1 }
             confusion[moaIndex[query.moa]!][moaIndex[predicted]!] += 1
             predictions.append((query.name, query.moa, predicted, treatments[ranked[0]].name, sim[q, ranked[0]]))
-            // Average precision of same-MoA retrieval over the ranked candidates.
-            var hits = 0, precisionSum = 0.0
-            for (rank, c) in ranked.enumerated() where treatments[c].moa == query.moa {
-                hits += 1
-                precisionSum += Double(hits) / Double(rank + 1)
-            }
-            apSum += precisionSum / Double(hits)
+            apSum += averagePrecision(ranked) { treatments[$0].moa == query.moa }
         }
         return MatchResult(matchingProtocol: matchingProtocol, scored: scored, correct: correct, perMoA: perMoA, moas: moas,
                            confusion: confusion, meanAveragePrecision: scored == 0 ? .nan : apSum / Double(scored),

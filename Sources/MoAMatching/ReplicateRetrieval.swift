@@ -16,19 +16,9 @@ public enum ReplicateRetrieval {
         var total = 0.0, queries = 0
         for (qi, q) in keep.enumerated() {
             let others = keep.indices.filter { $0 != qi }
-            let relevant = others.filter { label[keep[$0]] == label[q] }.count
-            guard relevant > 0 else { continue }
-            let ranked = others.sorted { a, b in
-                let sa = sim[qi, a], sb = sim[qi, b]
-                if sa.isNaN != sb.isNaN { return !sa.isNaN }
-                return sa != sb && !sa.isNaN ? sa > sb : a < b
-            }
-            var hits = 0, precision = 0.0
-            for (rank, c) in ranked.enumerated() where label[keep[c]] == label[q] {
-                hits += 1
-                precision += Double(hits) / Double(rank + 1)
-            }
-            total += precision / Double(relevant)
+            guard others.contains(where: { label[keep[$0]] == label[q] }) else { continue }
+            let ranked = rankBySimilarity(sim, query: qi, candidates: others)
+            total += averagePrecision(ranked) { label[keep[$0]] == label[q] }
             queries += 1
         }
         return queries == 0 ? .nan : total / Double(queries)

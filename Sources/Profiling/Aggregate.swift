@@ -13,22 +13,16 @@ public enum Aggregate {
         let groups = try RowGroups(table, by: strata)
         let d = table.featureCount
         var out = [Float](repeating: 0, count: groups.count * d)
-        table.features.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { o in
-                var buffer = [Double]()
-                for (g, members) in groups.rows.enumerated() {
-                    for j in 0..<d {
-                        switch operation {
-                        case .mean:
-                            var s = 0.0, n = 0
-                            for r in members { let v = x[r * d + j]; if !v.isNaN { s += Double(v); n += 1 } }
-                            o[g * d + j] = n == 0 ? .nan : Float(s / Double(n))
-                        case .median:
-                            buffer.removeAll(keepingCapacity: true)
-                            for r in members { let v = x[r * d + j]; if !v.isNaN { buffer.append(Double(v)) } }
-                            o[g * d + j] = Float(Stats.median(buffer))
-                        }
-                    }
+        var buffer = [Double]()
+        for (g, members) in groups.rows.enumerated() {
+            switch operation {
+            case .mean:
+                for (j, m) in Stats.columnMeans(table.features, cols: d, rows: members).enumerated() { out[g * d + j] = Float(m) }
+            case .median:
+                for j in 0..<d {
+                    buffer.removeAll(keepingCapacity: true)
+                    for r in members { let v = table[row: r, feature: j]; if !v.isNaN { buffer.append(Double(v)) } }
+                    out[g * d + j] = Float(Stats.median(buffer))
                 }
             }
         }

@@ -93,8 +93,7 @@ public struct ControlNormalization: Sendable, Equatable, Codable {
         table.features.withUnsafeBufferPointer { x in
             switch method {
             case .standardize, .center:
-                for r in rows { for j in 0..<d { center[j] += Double(x[r * d + j]) } }
-                for j in 0..<d { center[j] /= Double(rows.count) }
+                center = Stats.columnMeans(table.features, cols: d, rows: rows)
                 guard method == .standardize else { return }
                 var ss = [Double](repeating: 0, count: d)
                 for r in rows { for j in 0..<d { let v = Double(x[r * d + j]) - center[j]; ss[j] += v * v } }

@@ -1,7 +1,7 @@
 import MorphoCore
 
-/// A profile pipeline from well (or cell) rows to treatment profiles: optional feature selection,
-/// a normalization against the controls, then the treatment mean.
+/// A profile pipeline over well (or cell) rows: optional feature selection, then a normalization against
+/// the controls; `treatmentStrata` names the columns whose groups make one treatment profile.
 public struct ProfilePipeline: Sendable, Equatable, Codable {
     public enum Normalization: Sendable, Equatable, Codable {
         case none
@@ -52,11 +52,5 @@ public struct ProfilePipeline: Sendable, Equatable, Codable {
         case .zscoreThenTVN(let z, let n): try controls(z); try tvn(n)
         }
         return (t, notes)
-    }
-
-    /// Treatment profiles: the mean of the normalized rows per treatment.
-    public func treatmentProfiles(_ rows: FeatureTable) throws -> (FeatureTable, [String]) {
-        let (t, notes) = try normalizedRows(rows)
-        return (try Aggregate.aggregate(t, by: treatmentStrata, operation: .mean), notes)
     }
 }

@@ -32,6 +32,20 @@ public enum Stats {
         return 1.4826 * median(x.map { abs($0 - m) })
     }
 
+    /// Mean of every column of a row-major Float matrix with `cols` columns, over the given rows,
+    /// accumulated in Double row by row (cache-friendly); NaN values are skipped, and a column with no
+    /// other value gives NaN.
+    public static func columnMeans(_ x: [Float], cols: Int, rows: [Int]) -> [Double] {
+        var sum = [Double](repeating: 0, count: cols), count = [Int](repeating: 0, count: cols)
+        x.withUnsafeBufferPointer { p in
+            for r in rows {
+                let row = p.baseAddress! + r * cols
+                for j in 0..<cols where !row[j].isNaN { sum[j] += Double(row[j]); count[j] += 1 }
+            }
+        }
+        return (0..<cols).map { count[$0] == 0 ? .nan : sum[$0] / Double(count[$0]) }
+    }
+
     /// Pearson correlation of two equal-length samples; NaN when either is constant.
     public static func pearson(_ x: [Double], _ y: [Double]) -> Double {
         precondition(x.count == y.count)

@@ -83,11 +83,7 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
             guard !controlRows.isEmpty else {
                 throw MorphoError.data(context: groups.describe(g), problem: "no control rows (\(controls.column) == \(controls.value)) to centre TVN on")
             }
-            var sum = [Double](repeating: 0, count: d)
-            table.features.withUnsafeBufferPointer { x in
-                for r in controlRows { for j in 0..<d { sum[j] += Double(x[r * d + j]) } }
-            }
-            centers.append(sum.map { Float($0 / Double(controlRows.count)) })
+            centers.append(Stats.columnMeans(table.features, cols: d, rows: controlRows).map(Float.init))
         }
         let controlRows = (0..<table.rowCount).filter { isControl[$0] }
         guard controlRows.count >= 2 else { throw MorphoError.data(context: "TVN", problem: "needs at least 2 control rows, found \(controlRows.count)") }
@@ -179,12 +175,8 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
             guard controlRows.count >= 2 else {
                 throw MorphoError.data(context: batches.describe(b), problem: "fewer than 2 control rows: cannot align this batch")
             }
-            for j in 0..<cols {
-                var s = 0.0
-                for r in controlRows { s += Double(y[r * cols + j]) }
-                let m = Float(s / Double(controlRows.count))
-                for r in members { y[r * cols + j] -= m }
-            }
+            let mean = Stats.columnMeans(y, cols: cols, rows: controlRows).map(Float.init)
+            for r in members { for j in 0..<cols { y[r * cols + j] -= mean[j] } }
             var cov = LinearAlgebra.covariance(y, rows: controlRows, cols: cols)
             for i in 0..<cols { cov[i * cols + i] += 1 }
             let (values, vectors) = try LinearAlgebra.symmetricEigen(cov, n: cols)
@@ -198,59 +190,5 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
                 for j in 0..<cols { y[r * cols + j] = aligned[k * cols + j] }
             }
         }
-    }
-}
-
-/// The dense linear algebra of the profile stages, through OpenBLAS and LAPACKE.
-public enum LinearAlgebra {
-    /// Sample covariance (d x d, row-major) of the given rows of a rows x d Float matrix, accumulated
-    /// in Double: (X - mean)^T (X - mean) / (n - 1) over those rows (OpenBLAS dsyrk).
-    public static func covariance(_ x: [Float], rows: [Int], cols d: Int) -> [Double] {
-        let n = rows.count
-        var block = [Double](repeating: 0, count: n * d)
-        for (k, r) in rows.enumerated() { for j in 0..<d { block[k * d + j] = Double(x[r * d + j]) } }
-        for j in 0..<d {
-            var s = 0.0
-            for k in 0..<n { s += block[k * d + j] }
-            let m = s / Double(n)
-            for k in 0..<n { block[k * d + j] -= m }
-        }
-        var c = [Double](repeating: 0, count: d * d)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(n), 1 / Double(max(n - 1, 1)), block, Int32(d), 0, &c, Int32(d))
-        for i in 0..<d { for j in 0..<i { c[i * d + j] = c[j * d + i] } }
-        return c
-    }
-
-    /// Eigen-decomposition of a symmetric n x n matrix (LAPACK dsyevd): eigenvalues in descending
-    /// order and the eigenvectors as the columns of a row-major n x n matrix, in the same order.
-    public static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
-        var m = a
-        var w = [Double](repeating: 0, count: n)
-        let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")), Int32(n), &m, Int32(n), &w)
-        guard info == 0 else { throw MorphoError.data(context: "eigen-decomposition", problem: "LAPACK dsyevd failed (info \(info))") }
-        // Reverse to descending order.
-        var values = [Double](repeating: 0, count: n), vectors = [Double](repeating: 0, count: n * n)
-        for c in 0..<n {
-            values[c] = w[n - 1 - c]
-            for i in 0..<n { vectors[i * n + c] = m[i * n + (n - 1 - c)] }
-        }
-        return (values, vectors)
-    }
-
-    /// C = A B for Double row-major A (r x k) and B (k x c); with `transposeB`, B is given as its
-    /// transpose (c x k, row-major), so C = A B^T.
-    public static func multiply(_ a: [Double], _ r: Int, _ k: Int, _ b: [Double], _ c: Int, transposeB: Bool = false) -> [Double] {
-        var out = [Double](repeating: 0, count: r * c)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(r), Int32(c), Int32(k), 1,
-                    a, Int32(k), b, transposeB ? Int32(k) : Int32(c), 0, &out, Int32(c))
-        return out
-    }
-
-    /// C = A B for Float row-major A (rows x inner) and B (inner x cols) (OpenBLAS sgemm).
-    public static func multiply(_ a: [Float], rows: Int, inner: Int, _ b: [Float], cols: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: rows * cols)
-        guard rows > 0, cols > 0 else { return out }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(cols), Int32(inner), 1, a, Int32(inner), b, Int32(cols), 0, &out, Int32(cols))
-        return out
     }
 }

@@ -40,7 +40,7 @@ struct BenchProfiles: ParsableCommand {
             guard !noPeer else { return }
             let peer: WorkerResult
             do {
-                peer = try runWorker(python, [TestPathsForBench.script("bench_pycytominer.py"), dir.path])
+                peer = try runWorker(python, [ScriptLocator.script("bench_pycytominer.py"), dir.path])
             } catch let error as MorphoError {
                 say("pycytominer: \(error.description)")
                 return
@@ -129,7 +129,7 @@ struct BenchProfiles: ParsableCommand {
 }
 
 /// Finds scripts/ beside the executable's package (the binary lives in .build/<config>/).
-enum TestPathsForBench {
+enum ScriptLocator {
     static func script(_ name: String) -> String {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<5 {

@@ -120,8 +120,7 @@ struct MatchCommand: ParsableCommand {
         try Morpho.reportingErrors {
             let wells = try readTable(input, bbbc021: nil)
             guard let sim = Similarity(rawValue: similarity) else { throw MorphoError.config(key: "similarity", problem: "'\(similarity)' is not cosine or pearson") }
-            let pipeline = ProfilePipeline(name: "match", normalization: .none)
-            let (nsc, nscb, _) = try BBBC021Benchmark.evaluate(pipeline, wells: wells, similarity: sim, k: k)
+            let (nsc, nscb) = try BBBC021Benchmark.evaluate(normalized: wells, wells: wells, similarity: sim, k: k)
             var json = [String: Any]()
             for r in [nsc, nscb] {
                 say("\(r.matchingProtocol.rawValue): \(r.correct)/\(r.scored) = \(String(format: "%.3f", r.accuracy)), mAP \(String(format: "%.3f", r.meanAveragePrecision))")
