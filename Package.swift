@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "Synthetic", targets: ["Synthetic"]),
         .library(name: "Profiling", targets: ["Profiling"]),
         .library(name: "MoAMatching", targets: ["MoAMatching"]),
+        .library(name: "Illumination", targets: ["Illumination"]),
+        .library(name: "Segmentation", targets: ["Segmentation"]),
+        .library(name: "Cropping", targets: ["Cropping"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,27 +26,42 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLAPACK", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
+        // OpenCV core + imgproc behind a small C API (headers through the opencv4 link to /usr/include/opencv4).
+        .target(name: "OpenCVBridge", exclude: ["opencv4"],
+                cxxSettings: [.headerSearchPath("opencv4")],
+                linkerSettings: [.linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc")]),
+
         .target(name: "MorphoCore"),
         .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib"]),
         .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"]),
         .target(name: "Profiling", dependencies: ["MorphoCore", "CLAPACK"]),
         .target(name: "MoAMatching", dependencies: ["MorphoCore", "Profiling"]),
+        .target(name: "ImageProcessing", dependencies: ["MorphoCore", "OpenCVBridge"]),
+        .target(name: "Illumination", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing"]),
+        .target(name: "Segmentation", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination"]),
+        .target(name: "Cropping", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination", "Segmentation"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
                 "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
+                "Illumination", "Segmentation", "Cropping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Paths to ../shared and the fixtures, temporary folders, and the Python peers of the tests.
-        .target(name: "MorphoTestSupport", dependencies: ["MorphoCore"], path: "Tests/Support"),
+        .target(name: "MorphoTestSupport", dependencies: ["MorphoCore", "MorphoIO", "Synthetic"], path: "Tests/Support"),
         .testTarget(name: "MorphoCoreTests", dependencies: ["MorphoCore", "MorphoTestSupport"]),
         .testTarget(name: "MorphoIOTests", dependencies: ["MorphoCore", "MorphoIO", "MorphoTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SyntheticTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["MorphoCore", "MorphoIO", "Profiling", "MorphoTestSupport"]),
         .testTarget(name: "MoAMatchingTests", dependencies: ["MorphoCore", "MorphoIO", "Profiling", "MoAMatching", "MorphoTestSupport"]),
+        .testTarget(name: "ImageProcessingTests", dependencies: ["MorphoCore", "ImageProcessing", "MorphoTestSupport"]),
+        .testTarget(name: "IlluminationTests", dependencies: ["MorphoCore", "MorphoIO", "Illumination", "ImageProcessing", "Synthetic", "MorphoTestSupport"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Synthetic", "MorphoTestSupport"]),
+        .testTarget(name: "CroppingTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Cropping", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -5,21 +5,6 @@ import MorphoTestSupport
 @testable import Synthetic
 import Testing
 
-/// A tiny screen generated once and shared by the read-only tests.
-enum TinyScreen {
-    static let config = try! SyntheticConfig.preset("tiny")
-    static let folder: URL = {
-        let out = TestPaths.temporaryDirectory("tiny")
-        try! ScreenWriter(config: config, design: ScreenDesign.make(config), source: "synthetic").write(to: out, progress: false)
-        return out
-    }()
-
-    static func read() throws -> Experiment {
-        try BBBC021Layout.read(imageCSV: folder.appendingPathComponent("image.csv"), moaCSV: folder.appendingPathComponent("moa.csv"),
-                               options: .init(imageRoot: folder.appendingPathComponent("images"), checkFiles: true)).0
-    }
-}
-
 /// Mean of a per-nucleus quantity over fields rendered for one phenotype.
 func nucleusStatistics(_ phenotype: Phenotype, fields: Int = 6, config: SyntheticConfig = TinyScreen.config) -> (count: Double, area: Double, rounded: Double) {
     let renderer = FieldRenderer(config: config)

@@ -1,0 +1,104 @@
+import Foundation
+import ImageProcessing
+import MorphoCore
+
+/// Sums fields of one plate and channel (shrunk by the configured factor) to form their mean.
+/// All fields must have the size of the first; a different size is an error naming the field.
+public struct PlateMeanAccumulator: Sendable {
+    public let downscale: Int
+    public private(set) var width = 0, height = 0
+    /// Full-resolution size of the fields.
+    public private(set) var fullWidth = 0, fullHeight = 0
+    public private(set) var count = 0
+    private var sum = [Double]()
+
+    public init(downscale: Int) { self.downscale = max(1, downscale) }
+
+    public mutating func add(_ image: Image, context: String) throws {
+        if count == 0 {
+            fullWidth = image.width; fullHeight = image.height
+            width = max(1, image.width / downscale); height = max(1, image.height / downscale)
+            sum = [Double](repeating: 0, count: width * height)
+        } else if image.width != fullWidth || image.height != fullHeight {
+            throw MorphoError.mismatchedImages(
+                context: context, problem: "field is \(image.width)x\(image.height) but the plate's first field is \(fullWidth)x\(fullHeight)")
+        }
+        let small = try OpenCV.resize(image, width: width, height: height)
+        for i in sum.indices { sum[i] += Double(small.pixels[i]) }
+        count += 1
+    }
+
+    /// Adds the fields summed by another accumulator of the same plate and channel.
+    public mutating func merge(_ other: PlateMeanAccumulator, context: String) throws {
+        guard other.count > 0 else { return }
+        if count == 0 { self = other; return }
+        guard other.fullWidth == fullWidth && other.fullHeight == fullHeight else {
+            throw MorphoError.mismatchedImages(
+                context: context, problem: "fields of \(other.fullWidth)x\(other.fullHeight) and \(fullWidth)x\(fullHeight) in one plate")
+        }
+        for i in sum.indices { sum[i] += other.sum[i] }
+        count += other.count
+    }
+
+    /// The mean of the fields added, at the shrunk size.
+    public var mean: Image {
+        Image(width: width, height: height, pixels: sum.map { Float($0 / Double(max(count, 1))) }, bitDepth: .float32)
+    }
+}
+
+/// An illumination function of one plate and channel: a full-resolution Float image >= 1 that the
+/// channel's images are divided by.
+public struct IlluminationFunction: Sendable {
+    public var plate: String
+    public var channel: String
+    public var image: Image
+    /// The robust minimum the smoothed mean was divided by (image units).
+    public var robustMinimum: Double
+    public var fieldCount: Int
+
+    public init(plate: String, channel: String, image: Image, robustMinimum: Double, fieldCount: Int) {
+        self.plate = plate
+        self.channel = channel
+        self.image = image
+        self.robustMinimum = robustMinimum
+        self.fieldCount = fieldCount
+    }
+
+    /// Singh et al. 2014: median-smooth the plate mean, take the robust minimum (a low percentile of
+    /// the positive values), clamp below it and divide by it, then enlarge to the fields' size.
+    public static func compute(plate: String, channel: String, from mean: PlateMeanAccumulator,
+                               config: IlluminationConfig) throws -> IlluminationFunction {
+        guard mean.count > 0 else {
+            throw MorphoError.data(context: "plate \(plate) channel \(channel)", problem: "no fields to average")
+        }
+        let size = max(1, Int((Double(config.medianFilterSize) / Double(mean.downscale)).rounded()))
+        let smoothed = medianFilter(mean.mean, size: size)
+        let positive = smoothed.pixels.filter { $0 > 0 }
+        guard !positive.isEmpty else {
+            throw MorphoError.data(context: "plate \(plate) channel \(channel)",
+                                   problem: "the mean of \(mean.count) field(s) has no positive pixel; cannot correct illumination")
+        }
+        let robust = percentile(positive, config.robustMinimumPercentile)
+        var function = smoothed
+        for i in function.pixels.indices { function.pixels[i] = max(function.pixels[i], robust) / robust }
+        function = try OpenCV.resize(function, width: mean.fullWidth, height: mean.fullHeight)
+        return IlluminationFunction(plate: plate, channel: channel, image: function,
+                                    robustMinimum: Double(robust), fieldCount: mean.count)
+    }
+
+    /// Divides `image` by the function; the sizes must agree.
+    public func apply(to image: Image, context: String) throws -> Image {
+        guard image.width == self.image.width, image.height == self.image.height else {
+            throw MorphoError.mismatchedImages(
+                context: context,
+                problem: "image is \(image.width)x\(image.height) but the illumination function of plate \(plate) channel \(channel) is \(self.image.width)x\(self.image.height)")
+        }
+        var out = image
+        out.pixels.withUnsafeMutableBufferPointer { o in
+            self.image.pixels.withUnsafeBufferPointer { f in
+                for i in 0..<o.count { o[i] /= f[i] }
+            }
+        }
+        return out
+    }
+}

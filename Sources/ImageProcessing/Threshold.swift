@@ -1,0 +1,60 @@
+/// Automatic thresholds on a histogram of `bins` equal bins between the minimum and maximum of the
+/// values, returning a bin centre, as scikit-image's `threshold_otsu` / `threshold_multiotsu` do for
+/// floating-point images.
+public enum Otsu {
+    /// A histogram of `values` over [min, max] in `bins` bins; nil when the values are constant or empty.
+    static func histogram(_ values: [Float], bins: Int) -> (counts: [Double], lo: Double, width: Double)? {
+        guard var lo = values.first else { return nil }
+        var hi = lo
+        for v in values where v.isFinite { lo = min(lo, v); hi = max(hi, v) }
+        guard hi > lo else { return nil }
+        var counts = [Double](repeating: 0, count: bins)
+        let scale = Double(bins) / Double(hi - lo)
+        for v in values where v.isFinite {
+            counts[min(bins - 1, Int(Double(v - lo) * scale))] += 1
+        }
+        return (counts, Double(lo), Double(hi - lo) / Double(bins))
+    }
+
+    /// Two-class Otsu (1979): the bin centre t maximising the between-class variance
+    /// w0(t) w1(t) (mu0(t) - mu1(t))^2; foreground is `value > t`. Nil for constant images.
+    public static func threshold(_ values: [Float], bins: Int = 256) -> Float? {
+        guard let (counts, lo, width) = histogram(values, bins: bins) else { return nil }
+        let centres = (0..<bins).map { lo + (Double($0) + 0.5) * width }
+        let total = counts.reduce(0, +)
+        let totalSum = zip(counts, centres).reduce(0) { $0 + $1.0 * $1.1 }
+        var w0 = 0.0, sum0 = 0.0, best = -1.0, bestIndex = 0
+        for i in 0..<(bins - 1) {
+            w0 += counts[i]; sum0 += counts[i] * centres[i]
+            let w1 = total - w0
+            guard w0 > 0, w1 > 0 else { continue }
+            let d = sum0 / w0 - (totalSum - sum0) / w1
+            let between = w0 * w1 * d * d
+            if between > best { best = between; bestIndex = i }
+        }
+        return Float(centres[bestIndex])
+    }
+
+    /// Three-class Otsu (Liao et al. 2001): the pair of bin centres (t1 < t2) maximising the
+    /// between-class variance of the three classes. Nil for constant images.
+    public static func thresholds3(_ values: [Float], bins: Int = 128) -> (low: Float, high: Float)? {
+        guard let (counts, lo, width) = histogram(values, bins: bins) else { return nil }
+        var cw = [Double](repeating: 0, count: bins + 1), cs = cw
+        for i in 0..<bins {
+            cw[i + 1] = cw[i] + counts[i]
+            cs[i + 1] = cs[i] + counts[i] * (lo + (Double(i) + 0.5) * width)
+        }
+        func term(_ a: Int, _ b: Int) -> Double {  // w * mu^2 of bins a..<b
+            let w = cw[b] - cw[a]
+            return w > 0 ? (cs[b] - cs[a]) * (cs[b] - cs[a]) / w : 0
+        }
+        var best = -1.0, bi = 0, bj = 1
+        for i in 1..<(bins - 1) {
+            for j in (i + 1)..<bins {
+                let v = term(0, i) + term(i, j) + term(j, bins)
+                if v > best { best = v; bi = i; bj = j }
+            }
+        }
+        return (Float(lo + (Double(bi - 1) + 0.5) * width), Float(lo + (Double(bj - 1) + 0.5) * width))
+    }
+}

@@ -1,0 +1,86 @@
+// Implementation of OpenCVBridge.h over OpenCV 4 core + imgproc.
+#include "OpenCVBridge.h"
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <cmath>
+#include <exception>
+#include <string>
+
+namespace {
+thread_local std::string lastError;
+
+template <typename F> int guarded(F body) {
+    try {
+        lastError.clear();
+        return body();
+    } catch (const cv::Exception &e) {
+        lastError = e.what();
+    } catch (const std::exception &e) {
+        lastError = e.what();
+    } catch (...) {
+        lastError = "unknown C++ exception";
+    }
+    return -1;
+}
+
+bool badSize(int width, int height) {
+    if (width > 0 && height > 0) return false;
+    lastError = "image size must be positive, got " + std::to_string(width) + "x" + std::to_string(height);
+    return true;
+}
+}  // namespace
+
+extern "C" const char *mcv_last_error(void) { return lastError.c_str(); }
+
+extern "C" int mcv_gaussian_blur_f32(const float *src, float *dst, int width, int height, double sigma) {
+    if (badSize(width, height)) return -1;
+    return guarded([&] {
+        cv::Mat in(height, width, CV_32F, const_cast<float *>(src));
+        cv::Mat out(height, width, CV_32F, dst);
+        int radius = static_cast<int>(4.0 * sigma + 0.5);
+        cv::GaussianBlur(in, out, cv::Size(2 * radius + 1, 2 * radius + 1), sigma, sigma, cv::BORDER_REPLICATE);
+        return 0;
+    });
+}
+
+extern "C" int mcv_resize_f32(const float *src, int width, int height, float *dst, int dstWidth, int dstHeight,
+                              int interpolation) {
+    if (badSize(width, height) || badSize(dstWidth, dstHeight)) return -1;
+    return guarded([&] {
+        cv::Mat in(height, width, CV_32F, const_cast<float *>(src));
+        cv::Mat out(dstHeight, dstWidth, CV_32F, dst);
+        cv::resize(in, out, out.size(), 0, 0, interpolation);
+        return 0;
+    });
+}
+
+extern "C" int mcv_dilate_disk_f32(const float *src, float *dst, int width, int height, int radius) {
+    if (badSize(width, height)) return -1;
+    return guarded([&] {
+        cv::Mat in(height, width, CV_32F, const_cast<float *>(src));
+        cv::Mat out(height, width, CV_32F, dst);
+        cv::Mat disk = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1));
+        cv::dilate(in, out, disk, cv::Point(-1, -1), 1, cv::BORDER_CONSTANT, cv::Scalar(-INFINITY));
+        return 0;
+    });
+}
+
+extern "C" int mcv_connected_components(const uint8_t *mask, int width, int height, int connectivity,
+                                        int32_t *labels) {
+    if (badSize(width, height)) return -1;
+    return guarded([&] {
+        cv::Mat in(height, width, CV_8U, const_cast<uint8_t *>(mask));
+        cv::Mat out(height, width, CV_32S, labels);
+        return cv::connectedComponents(in, out, connectivity, CV_32S);
+    });
+}
+
+extern "C" int mcv_distance_transform(const uint8_t *mask, float *dst, int width, int height) {
+    if (badSize(width, height)) return -1;
+    return guarded([&] {
+        cv::Mat in(height, width, CV_8U, const_cast<uint8_t *>(mask));
+        cv::Mat out(height, width, CV_32F, dst);
+        cv::distanceTransform(in, out, cv::DIST_L2, cv::DIST_MASK_PRECISE, CV_32F);
+        return 0;
+    });
+}

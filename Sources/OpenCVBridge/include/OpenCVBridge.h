@@ -1,0 +1,37 @@
+// A small C API over OpenCV core + imgproc for Morpho's image stages. Every image is a contiguous,
+// row-major, single-channel raster of width x height. Every function returns 0 on success and -1 on
+// failure, with OpenCV's message in mcv_last_error() (per thread); no C++ exception crosses this API.
+#ifndef MORPHO_OPENCV_BRIDGE_H
+#define MORPHO_OPENCV_BRIDGE_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The message of the last failure on the calling thread ("" if none).
+const char *mcv_last_error(void);
+
+/// Gaussian blur of a float image with standard deviation sigma (kernel radius 4 sigma, edges
+/// replicated, as scikit-image's gaussian(mode="nearest", truncate=4)). src and dst may alias.
+int mcv_gaussian_blur_f32(const float *src, float *dst, int width, int height, double sigma);
+
+/// Resizes a float image: area averaging when shrinking (interpolation 3 = INTER_AREA), bilinear
+/// when enlarging (1 = INTER_LINEAR).
+int mcv_resize_f32(const float *src, int width, int height, float *dst, int dstWidth, int dstHeight,
+                   int interpolation);
+
+/// Grey-level dilation (moving maximum) of a float image over a disk of the given radius.
+int mcv_dilate_disk_f32(const float *src, float *dst, int width, int height, int radius);
+
+/// Connected components of a binary mask (non-zero = foreground) with 4- or 8-connectivity.
+/// Writes labels 0 (background), 1...n-1 and returns n (the count including background), or -1.
+int mcv_connected_components(const uint8_t *mask, int width, int height, int connectivity, int32_t *labels);
+
+/// Exact Euclidean distance from every foreground pixel of a mask to the nearest background pixel.
+int mcv_distance_transform(const uint8_t *mask, float *dst, int width, int height);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,205 @@
+import Foundation
+import ImageProcessing
+import MorphoCore
+
+/// One segmented nucleus. Coordinates are pixels, 0-based, x to the right, y down (DeepProfiler's
+/// `Nuclei_Location_Center_X/Y`); the box is [minX, maxX) x [minY, maxY) as CellProfiler reports it.
+public struct Nucleus: Sendable, Equatable {
+    public var label: Int32
+    public var centerX: Double
+    public var centerY: Double
+    public var area: Int
+    public var minX: Int, minY: Int, maxX: Int, maxY: Int
+    /// Mean DNA intensity over the object, in the (illumination-corrected) image's units.
+    public var meanIntensity: Double
+
+    /// Equivalent diameter 2 sqrt(area / pi).
+    public var diameter: Double { 2 * (Double(area) / Double.pi).squareRoot() }
+}
+
+/// The result for one field: the label image, its nuclei (label i is `nuclei[i - 1]`) and QC values.
+public struct NucleusSegmentation: Sendable {
+    public var labels: LabelImage
+    public var nuclei: [Nucleus]
+    /// The threshold applied (image units); nil when the image was constant.
+    public var threshold: Float?
+    /// Why a field gave no nuclei ("constant image", "no object above threshold", ...); nil when fine.
+    public var flag: String?
+}
+
+/// Nucleus segmentation as in CellProfiler's IdentifyPrimaryObjects: Gaussian smoothing, a global Otsu
+/// threshold, hole filling, declumping by seeded watershed, and removal of objects outside the
+/// diameter range or touching the border.
+public struct NucleusSegmenter: Sendable {
+    public let config: SegmentationConfig
+
+    public init(_ config: SegmentationConfig = .init()) throws {
+        try config.validate()
+        self.config = config
+    }
+
+    /// Segments one DNA image (native units, after illumination correction). Non-finite pixels are an
+    /// error naming `context`.
+    public func segment(_ dna: Image, context: String = "image") throws -> NucleusSegmentation {
+        let w = dna.width, h = dna.height
+        guard w > 2, h > 2 else { throw MorphoError.data(context: context, problem: "image of \(w)x\(h) is too small to segment") }
+        if let bad = dna.pixels.firstIndex(where: { !$0.isFinite }) {
+            throw MorphoError.data(context: context, problem: "non-finite pixel at x=\(bad % w), y=\(bad / w)")
+        }
+        let empty = NucleusSegmentation(labels: LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h), count: 0),
+                                        nuclei: [], threshold: nil, flag: nil)
+        let smoothed = try OpenCV.gaussianBlur(dna, sigma: config.smoothingSigma)
+        guard let automatic = automaticThreshold(smoothed.pixels) else {
+            var result = empty
+            result.flag = "constant image"
+            return result
+        }
+        let t = max(Float(config.minimumThreshold), automatic * Float(config.thresholdScale))
+        var mask = smoothed.pixels.map { $0 > t ? UInt8(1) : 0 }
+        if config.fillHoles { mask = try ImageProcessing.fillHoles(mask, width: w, height: h) }
+
+        var labels = try declump(dna, mask: mask)
+        if config.fillHoles && config.declump != .none { labels = try fillObjectHoles(labels) }
+        if let f = config.refineFraction { labels = refine(labels, smoothed: smoothed, mask: mask, fraction: Float(f)) }
+
+        var nuclei = measure(labels, dna)
+        let keep = nuclei.map { n in
+            let d = n.diameter
+            let border = n.minX == 0 || n.minY == 0 || n.maxX == w || n.maxY == h
+            return d >= config.minDiameter && d <= config.maxDiameter && !(config.removeBorderObjects && border)
+        }
+        if keep.contains(false) {
+            labels = labels.relabeled { keep[Int($0) - 1] }
+            nuclei = measure(labels, dna)
+        }
+        return NucleusSegmentation(labels: labels, nuclei: nuclei, threshold: t,
+                                   flag: nuclei.isEmpty ? "no nuclei" : nil)
+    }
+
+    /// The configured Otsu variant, on log(1 + max(0, v)) when `logTransform` is set (mapped back).
+    func automaticThreshold(_ values: [Float]) -> Float? {
+        let input = config.logTransform ? values.map { log1p(max(0, $0)) } : values
+        let t: Float?
+        switch config.threshold {
+        case .otsu: t = Otsu.threshold(input)
+        case .otsu3Foreground: t = Otsu.thresholds3(input)?.low
+        case .otsu3Background: t = Otsu.thresholds3(input)?.high
+        }
+        return config.logTransform ? t.map { expm1($0) } : t
+    }
+
+    /// Splits touching nuclei: seeds at the regional maxima of the seed surface inside the mask
+    /// (maxima closer than the suppression distance merge), then a watershed from the seeds on the
+    /// dividing-line surface. Mask components without a seed stay whole objects.
+    func declump(_ dna: Image, mask: [UInt8]) throws -> LabelImage {
+        let w = dna.width, h = dna.height
+        if config.declump == .none { return try OpenCV.connectedComponents(mask, width: w, height: h, connectivity: 8) }
+        let sigma = config.declumpSigma ?? config.minDiameter / 3.5
+        var intensity: [Float] { get throws { try OpenCV.gaussianBlur(dna, sigma: sigma).pixels } }
+        var distance: [Float] { get throws {
+            let d = Image(width: w, height: h, pixels: try OpenCV.distanceTransform(mask, width: w, height: h), bitDepth: .float32)
+            return try OpenCV.gaussianBlur(d, sigma: 1).pixels
+        } }
+        let seedSurface: [Float]
+        switch config.declump {
+        case .none, .intensity: seedSurface = try intensity
+        case .shape: seedSurface = try distance
+        case .hybrid: seedSurface = zip(try distance, try intensity).map { $0 * max(0, $1) }
+        }
+        let floodSurface: [Float]
+        switch config.dividingLines {
+        case .intensity: floodSurface = config.declump == .intensity ? seedSurface : try intensity
+        case .shape: floodSurface = config.declump == .shape ? seedSurface : try distance
+        case .propagate: floodSurface = [Float](repeating: 0, count: w * h)
+        }
+
+        let masked = zip(seedSurface, mask).map { $1 != 0 ? $0 : -Float.infinity }
+        let separation = config.maximaSuppressionDistance ?? config.minDiameter / 1.5
+        let radius = max(1, Int((separation - 0.5).rounded()))
+        let dilated = try OpenCV.dilateDisk(masked, width: w, height: h, radius: radius)
+        var peaks = [UInt8](repeating: 0, count: w * h)
+        for i in 0..<(w * h) where mask[i] != 0 && masked[i] >= dilated[i] { peaks[i] = 1 }
+        let seeds = try OpenCV.connectedComponents(peaks, width: w, height: h, connectivity: 8)
+        var labels = watershed(surface: floodSurface.map { -$0 }, markers: seeds, mask: mask)
+        // Mask pixels no seed reached: their components become objects of their own.
+        var unreached = [UInt8](repeating: 0, count: w * h), any = false
+        for i in 0..<(w * h) where mask[i] != 0 && labels.labels[i] == 0 { unreached[i] = 1; any = true }
+        if any {
+            let extra = try OpenCV.connectedComponents(unreached, width: w, height: h, connectivity: 8)
+            let offset = Int32(labels.count)
+            for i in 0..<(w * h) where extra.labels[i] != 0 { labels.labels[i] = extra.labels[i] + offset }
+            labels.count += extra.count
+        }
+        return labels.relabeled()
+    }
+
+    /// Per-object threshold (see `SegmentationConfig.refineFraction`).
+    func refine(_ labels: LabelImage, smoothed: Image, mask: [UInt8], fraction: Float) -> LabelImage {
+        let outside = zip(smoothed.pixels, mask).compactMap { $1 == 0 ? $0 : nil }
+        guard !outside.isEmpty, labels.count > 0 else { return labels }
+        let background = percentile(outside, 50)
+        var members = [[Float]](repeating: [], count: labels.count + 1)
+        for (i, l) in labels.labels.enumerated() where l != 0 { members[Int(l)].append(smoothed.pixels[i]) }
+        let cut = members.map { $0.isEmpty ? Float.infinity : background + fraction * (percentile($0, 95) - background) }
+        var out = labels
+        for i in out.labels.indices where out.labels[i] != 0 && smoothed.pixels[i] < cut[Int(out.labels[i])] {
+            out.labels[i] = 0
+        }
+        return out.relabeled()
+    }
+
+    /// Fills holes inside each object (pixels of background enclosed by one object take its label).
+    func fillObjectHoles(_ labels: LabelImage) throws -> LabelImage {
+        let w = labels.width, h = labels.height
+        let background = try OpenCV.connectedComponents(labels.labels.map { $0 == 0 ? 1 : 0 }, width: w, height: h, connectivity: 4)
+        // For each background region: the single object label around it, -1 if several or the border.
+        var owner = [Int32](repeating: 0, count: background.count + 1)
+        for y in 0..<h {
+            for x in 0..<w {
+                let b = Int(background.labels[y * w + x])
+                guard b != 0, owner[b] != -1 else { continue }
+                if x == 0 || y == 0 || x == w - 1 || y == h - 1 { owner[b] = -1; continue }
+                for j in [y * w + x - 1, y * w + x + 1, (y - 1) * w + x, (y + 1) * w + x] {
+                    let l = labels.labels[j]
+                    if l != 0 { owner[b] = owner[b] == 0 || owner[b] == l ? l : -1 }
+                }
+            }
+        }
+        guard owner.contains(where: { $0 > 0 }) else { return labels }
+        var out = labels
+        for i in out.labels.indices where out.labels[i] == 0 {
+            let o = owner[Int(background.labels[i])]
+            if o > 0 { out.labels[i] = o }
+        }
+        return out
+    }
+
+    /// Area, centroid, box and mean intensity of every label, in one pass.
+    func measure(_ labels: LabelImage, _ image: Image) -> [Nucleus] {
+        let n = labels.count, w = labels.width
+        var area = [Int](repeating: 0, count: n + 1)
+        var sx = [Double](repeating: 0, count: n + 1), sy = sx, si = sx
+        var minX = [Int](repeating: Int.max, count: n + 1), minY = minX
+        var maxX = [Int](repeating: -1, count: n + 1), maxY = maxX
+        labels.labels.withUnsafeBufferPointer { l in
+            image.pixels.withUnsafeBufferPointer { p in
+                for y in 0..<labels.height {
+                    for x in 0..<w {
+                        let k = Int(l[y * w + x])
+                        if k == 0 { continue }
+                        area[k] += 1
+                        sx[k] += Double(x); sy[k] += Double(y); si[k] += Double(p[y * w + x])
+                        minX[k] = min(minX[k], x); maxX[k] = max(maxX[k], x + 1)
+                        minY[k] = min(minY[k], y); maxY[k] = max(maxY[k], y + 1)
+                    }
+                }
+            }
+        }
+        return (1...max(n, 1)).compactMap { k in
+            guard k <= n, area[k] > 0 else { return nil }
+            let a = Double(area[k])
+            return Nucleus(label: Int32(k), centerX: sx[k] / a, centerY: sy[k] / a, area: area[k],
+                           minX: minX[k], minY: minY[k], maxX: maxX[k], maxY: maxY[k], meanIntensity: si[k] / a)
+        }
+    }
+}
