@@ -20,6 +20,7 @@ static inline unsigned morpho_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned morpho_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned morpho_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline size_t morpho_h5t_variable(void) { return H5T_VARIABLE; }
+static inline hsize_t morpho_h5s_unlimited(void) { return H5S_UNLIMITED; }
 
 /// Silences HDF5's automatic error-stack printing; Morpho reports errors itself.
 static inline void morpho_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

@@ -120,6 +120,81 @@ public final class HDF5File {
         }
     }
 
+    /// Creates an empty Float32 array of items of `itemShape` that grows along its first axis with
+    /// `append` (chunks of `chunkItems` items, shuffle + deflate): the layout of single-cell crop stores.
+    public func createExtendable(_ path: String, itemShape: [Int], chunkItems: Int = 64, compression: Int = 4) throws {
+        try HDF5File.locked {
+            guard file >= 0 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "file is closed") }
+            try ensureParents(path)
+            var dims = [hsize_t(0)] + itemShape.map { hsize_t($0) }
+            var maxDims = [morpho_h5s_unlimited()] + itemShape.map { hsize_t($0) }
+            let space = H5Screate_simple(Int32(dims.count), &dims, &maxDims)
+            defer { H5Sclose(space) }
+            let dcpl = H5Pcreate(morpho_h5p_dataset_create())
+            defer { H5Pclose(dcpl) }
+            var chunk = [hsize_t(max(1, chunkItems))] + itemShape.map { hsize_t(max(1, $0)) }
+            H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
+            if compression > 0 { H5Pset_shuffle(dcpl); H5Pset_deflate(dcpl, UInt32(compression)) }
+            let ds = H5Dcreate2(file, path, morpho_h5t_ieee_f32le(), space, morpho_h5p_default(), dcpl, morpho_h5p_default())
+            guard ds >= 0 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "cannot create dataset: \(HDF5File.lastError())") }
+            H5Dclose(ds)
+        }
+    }
+
+    /// Appends `values` (whole items, row-major) to an array made by `createExtendable`.
+    public func append(_ path: String, _ values: [Float]) throws {
+        try HDF5File.locked {
+            try withDataset(path) { ds, dims in
+                let itemSize = dims.dropFirst().reduce(1, *)
+                guard itemSize > 0, values.count % itemSize == 0 else {
+                    throw MorphoError.hdf5(path: url.path, object: path, problem: "\(values.count) values are not whole items of \(itemSize)")
+                }
+                let added = values.count / itemSize
+                if added == 0 { return }
+                var newDims = dims.map { hsize_t($0) }
+                newDims[0] += hsize_t(added)
+                guard H5Dset_extent(ds, &newDims) >= 0 else {
+                    throw MorphoError.hdf5(path: url.path, object: path, problem: "cannot extend: \(HDF5File.lastError())")
+                }
+                let fileSpace = H5Dget_space(ds)
+                defer { H5Sclose(fileSpace) }
+                var start = [hsize_t(dims[0])] + dims.dropFirst().map { _ in hsize_t(0) }
+                var count = [hsize_t(added)] + dims.dropFirst().map { hsize_t($0) }
+                H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil)
+                let memSpace = H5Screate_simple(Int32(count.count), &count, nil)
+                defer { H5Sclose(memSpace) }
+                let status = values.withUnsafeBytes { H5Dwrite(ds, morpho_h5t_native_float(), memSpace, fileSpace, morpho_h5p_default(), $0.baseAddress) }
+                guard status >= 0 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "cannot append: \(HDF5File.lastError())") }
+            }
+        }
+    }
+
+    /// Reads items `range` of an N-D Float32 array (first axis), with the full shape of the array.
+    public func readItems(_ path: String, _ range: Range<Int>? = nil) throws -> (values: [Float], shape: [Int]) {
+        try HDF5File.locked {
+            try withDataset(path) { ds, dims in
+                guard !dims.isEmpty else { throw MorphoError.hdf5(path: url.path, object: path, problem: "scalar dataset") }
+                let r = range ?? 0..<dims[0]
+                guard r.lowerBound >= 0, r.upperBound <= dims[0] else {
+                    throw MorphoError.hdf5(path: url.path, object: path, problem: "items \(r) outside 0..<\(dims[0])")
+                }
+                let itemSize = dims.dropFirst().reduce(1, *)
+                var out = [Float](repeating: 0, count: r.count * itemSize)
+                if out.isEmpty { return (out, dims) }
+                let fileSpace = H5Dget_space(ds)
+                defer { H5Sclose(fileSpace) }
+                var start = [hsize_t(r.lowerBound)] + dims.dropFirst().map { _ in hsize_t(0) }
+                var count = [hsize_t(r.count)] + dims.dropFirst().map { hsize_t($0) }
+                H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil)
+                let memSpace = H5Screate_simple(Int32(count.count), &count, nil)
+                defer { H5Sclose(memSpace) }
+                let status = out.withUnsafeMutableBytes { H5Dread(ds, morpho_h5t_native_float(), memSpace, fileSpace, morpho_h5p_default(), $0.baseAddress) }
+                guard status >= 0 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "cannot read: \(HDF5File.lastError())") }
+                return (out, dims)
+            }
+        }
+    }
+
     // MARK: - reading
 
     /// True when a group or dataset exists at `path`.

@@ -1,0 +1,164 @@
+import Foundation
+import Illumination
+import ImageProcessing
+import MorphoCore
+import MorphoIO
+
+/// Per-nucleus columns of a locations file (DeepProfiler's names for the centre).
+public enum LocationColumns {
+    public static let header = [
+        "Metadata_Plate", "Metadata_Well", "Metadata_Site", "Nuclei_Number_Object_Number",
+        "Nuclei_Location_Center_X", "Nuclei_Location_Center_Y", "Nuclei_AreaShape_Area",
+        "Nuclei_AreaShape_BoundingBoxMinimum_X", "Nuclei_AreaShape_BoundingBoxMinimum_Y",
+        "Nuclei_AreaShape_BoundingBoxMaximum_X", "Nuclei_AreaShape_BoundingBoxMaximum_Y",
+        "Nuclei_Intensity_MeanIntensity_DNA",
+    ]
+}
+
+/// One field's nuclei as read back from a locations file.
+public struct FieldNuclei: Sendable {
+    public var well: String
+    public var site: Int
+    public var nuclei: [Nucleus]
+}
+
+/// `morpho segment` as code: per plate, segments the DNA channel of every field (illumination-corrected
+/// when functions are given) and writes `<output>/<plate>.csv` (one row per nucleus),
+/// `<plate>_fields.csv` (per field: nucleus count, threshold, QC flag) and, optionally, label images
+/// `labels/<plate>/<well>_s<site>.tif`. Plates whose record is current are skipped.
+public struct SegmentationStage: Sendable {
+    public let config: SegmentationConfig
+    public let output: URL
+    /// Folder of illumination functions (`morpho illum` output); nil: segment the raw images.
+    public let illumination: URL?
+    public let saveLabels: Bool
+
+    public init(config: SegmentationConfig, output: URL, illumination: URL? = nil, saveLabels: Bool = false) throws {
+        try config.validate()
+        self.config = config
+        self.output = output
+        self.illumination = illumination
+        self.saveLabels = saveLabels
+    }
+
+    public struct PlateResult: Sendable {
+        public var plate: String
+        public var reused: Bool
+        public var fields: Int
+        public var nuclei: Int
+        public var emptyFields: Int
+    }
+
+    public static func locationsURL(folder: URL, plate: String) -> URL { folder.appendingPathComponent("\(plate).csv") }
+    public static func labelsURL(folder: URL, plate: String, well: String, site: Int) -> URL {
+        folder.appendingPathComponent("labels/\(plate)/\(well)_s\(site).tif")
+    }
+
+    public func run(_ experiment: Experiment, progress: Bool = true) throws -> [PlateResult] {
+        let dna = config.dnaChannel ?? experiment.channels.first ?? ""
+        guard experiment.channels.contains(dna) else {
+            throw MorphoError.config(key: "segmentation.dnaChannel",
+                                     problem: "channel '\(dna)' is not in the experiment (\(experiment.channels.joined(separator: ", ")))")
+        }
+        AtomicFile.removeStaleTemporaries(under: output)
+        var results = [PlateResult]()
+        for plate in experiment.plates {
+            let out = Self.locationsURL(folder: output, plate: plate.name)
+            var inputs = plate.wells.flatMap { $0.sites.compactMap { $0.files[dna] } }
+            if let illumination { inputs.append(IlluminationStore.url(folder: illumination, plate: plate.name)) }
+            let key = try unitKey(config: config, inputs: inputs, extra: "\(dna)|labels=\(saveLabels)")
+            if let record = UnitRecord.current(for: out, key: key) {
+                results.append(PlateResult(plate: plate.name, reused: true, fields: record.counts["fields"] ?? 0,
+                                           nuclei: record.counts["nuclei"] ?? 0, emptyFields: record.counts["empty_fields"] ?? 0))
+                continue
+            }
+            let start = Date()
+            let result = try segment(plate: plate, dna: dna, progress: progress)
+            try UnitRecord(stage: "segmentation", unit: plate.name, key: key,
+                           outputs: [out, output.appendingPathComponent("\(plate.name)_fields.csv")],
+                           counts: ["fields": result.fields, "nuclei": result.nuclei, "empty_fields": result.emptyFields],
+                           seconds: Date().timeIntervalSince(start)).write(for: out)
+            results.append(result)
+        }
+        return results
+    }
+
+    /// Segments every field of one plate (in parallel) and writes its files.
+    func segment(plate: Plate, dna: String, progress: Bool) throws -> PlateResult {
+        let function = try illumination.map { try IlluminationStore.read(folder: $0, plate: plate.name)[dna] }
+        if illumination != nil && function == nil {
+            throw MorphoError.data(context: "plate \(plate.name)", problem: "the illumination file has no function for channel '\(dna)'")
+        }
+        let segmenter = try NucleusSegmenter(config)
+        let sites = plate.wells.flatMap { w in w.sites.map { (well: w.id, site: $0) } }
+        let reporter = ProgressReporter("segmentation \(plate.name)", total: sites.count, enabled: progress)
+        let fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?) in
+            let (well, site) = sites[k]
+            let context = "plate \(plate.name) well \(well) site \(site.index)"
+            guard let file = site.files[dna] else {
+                throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
+            }
+            var image = try TIFF.readImage(file)
+            if let function = function ?? nil { image = try function.apply(to: image, context: context) }
+            let result = try segmenter.segment(image, context: context)
+            if saveLabels {
+                try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))
+            }
+            reporter.advance()
+            return (result.nuclei, result.threshold, result.flag)
+        }
+        reporter.finish()
+        var rows = [[String]]()
+        for (k, field) in fields.enumerated() {
+            for n in field.nuclei {
+                rows.append([plate.name, "\(sites[k].well)", "\(sites[k].site.index)", "\(n.label)",
+                             formatCoordinate(n.centerX), formatCoordinate(n.centerY), "\(n.area)",
+                             "\(n.minX)", "\(n.minY)", "\(n.maxX)", "\(n.maxY)", formatCoordinate(n.meanIntensity)])
+            }
+        }
+        try CSV.writeData(CSV.render(header: LocationColumns.header, rowCount: rows.count) { r, out in out = rows[r] },
+                          to: Self.locationsURL(folder: output, plate: plate.name))
+        let qcHeader = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Count_Nuclei", "Threshold", "QC_Flag"]
+        try CSV.writeData(CSV.render(header: qcHeader, rowCount: fields.count) { k, out in
+            out = [plate.name, "\(sites[k].well)", "\(sites[k].site.index)", "\(fields[k].nuclei.count)",
+                   fields[k].threshold.map { formatCoordinate(Double($0)) } ?? "", fields[k].flag ?? ""]
+        }, to: output.appendingPathComponent("\(plate.name)_fields.csv"))
+        return PlateResult(plate: plate.name, reused: false, fields: fields.count, nuclei: rows.count,
+                           emptyFields: fields.filter { $0.nuclei.isEmpty }.count)
+    }
+
+    /// Reads a plate's locations file back, grouped by field.
+    public static func readLocations(_ url: URL) throws -> [FieldNuclei] {
+        let table = try CSV.read(url)
+        func numbers(_ name: String) throws -> [Double] {
+            try table.column(name).enumerated().map { i, text in
+                guard let v = Double(text), v.isFinite else {
+                    throw MorphoError.table(file: url.path, line: table.lineNumber(ofRow: i), column: name, problem: "'\(text)' is not a finite number")
+                }
+                return v
+            }
+        }
+        let wells = try table.column("Metadata_Well"), sites = try numbers("Metadata_Site")
+        let labels = try numbers("Nuclei_Number_Object_Number")
+        let xs = try numbers("Nuclei_Location_Center_X"), ys = try numbers("Nuclei_Location_Center_Y")
+        let areas = try numbers("Nuclei_AreaShape_Area"), intensities = try numbers("Nuclei_Intensity_MeanIntensity_DNA")
+        let x0 = try numbers("Nuclei_AreaShape_BoundingBoxMinimum_X"), y0 = try numbers("Nuclei_AreaShape_BoundingBoxMinimum_Y")
+        let x1 = try numbers("Nuclei_AreaShape_BoundingBoxMaximum_X"), y1 = try numbers("Nuclei_AreaShape_BoundingBoxMaximum_Y")
+        var out = [FieldNuclei]()
+        for i in wells.indices {
+            let n = Nucleus(label: Int32(labels[i]), centerX: xs[i], centerY: ys[i], area: Int(areas[i]),
+                            minX: Int(x0[i]), minY: Int(y0[i]), maxX: Int(x1[i]), maxY: Int(y1[i]), meanIntensity: intensities[i])
+            if let last = out.last, last.well == wells[i], last.site == Int(sites[i]) {
+                out[out.count - 1].nuclei.append(n)
+            } else {
+                out.append(FieldNuclei(well: wells[i], site: Int(sites[i]), nuclei: [n]))
+            }
+        }
+        return out
+    }
+}
+
+/// Coordinates and intensities with 3 decimals (enough for sub-pixel centres), no trailing zeros.
+func formatCoordinate(_ v: Double) -> String {
+    formatNumber((v * 1000).rounded() / 1000)
+}

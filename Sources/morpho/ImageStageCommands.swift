@@ -1,0 +1,200 @@
+import ArgumentParser
+import Cropping
+import Foundation
+import Illumination
+import MorphoCore
+import MorphoIO
+import Segmentation
+
+/// The experiment an image stage runs on: a BBBC021-style image.csv (+ moa.csv) or a LoadData CSV.
+struct ExperimentOptions: ParsableArguments {
+    @Option(help: "BBBC021_v1_image.csv(.gz) or a file in its format (a synthetic screen's image.csv).") var bbbc021: String?
+    @Option(help: "BBBC021_v1_moa.csv or a file in its format.") var moa: String?
+    @Option(help: "A CellProfiler LoadData CSV.") var loaddata: String?
+    @Option(help: "Folder the image paths are relative to.") var images: String?
+    @Option(help: "Comma-separated plates to process (default all).") var plates: String?
+
+    func load() throws -> Experiment {
+        let root = images.map { URL(fileURLWithPath: $0) }
+        var experiment: Experiment
+        if let bbbc021 {
+            guard let moa else { throw MorphoError.config(key: "moa", problem: "--bbbc021 needs --moa") }
+            experiment = try BBBC021Layout.read(imageCSV: URL(fileURLWithPath: bbbc021), moaCSV: URL(fileURLWithPath: moa),
+                                                options: .init(imageRoot: root, checkFiles: true)).0
+        } else if let loaddata {
+            let annotations = try moa.map { try MoAAnnotations.read(URL(fileURLWithPath: $0)) }
+            experiment = try LoadDataLayout.read(URL(fileURLWithPath: loaddata),
+                                                 options: .init(imageRoot: root, checkFiles: true, annotations: annotations)).0
+        } else {
+            throw MorphoError.config(key: "bbbc021", problem: "give --bbbc021 (with --moa) or --loaddata")
+        }
+        if let plates {
+            let wanted = plates.split(separator: ",").map(String.init)
+            for p in wanted where !experiment.plates.contains(where: { $0.name == p }) {
+                throw MorphoError.config(key: "plates", problem: "plate '\(p)' is not in the experiment")
+            }
+            experiment.plates = experiment.plates.filter { wanted.contains($0.name) }
+        }
+        return experiment
+    }
+}
+
+/// `morpho illum`: illumination functions per plate and channel.
+struct IllumCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "illum",
+        abstract: "Compute illumination-correction functions per plate and channel (Singh et al. 2014).",
+        discussion: """
+        Writes <out>/<plate>.h5 (/functions/<channel>) and <out>/<plate>_<channel>.tif. A rerun skips plates
+        whose inputs and settings are unchanged.
+        Example:
+          morpho illum --bbbc021 screen/image.csv --moa screen/moa.csv --images screen/images --out run/illum
+        """
+    )
+    @OptionGroup var experiment: ExperimentOptions
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Average fields shrunk by this factor.") var downscale = IlluminationConfig().downscale
+    @Option(help: "Median filter size in full-resolution pixels.") var medianSize = IlluminationConfig().medianFilterSize
+    @Option(help: "Percentile of the smoothed mean used as the robust minimum.") var robustPercentile = IlluminationConfig().robustMinimumPercentile
+    @Option(help: "Comma-separated channels (default all).") var channels: String?
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            var config = IlluminationConfig()
+            config.downscale = downscale; config.medianFilterSize = medianSize; config.robustMinimumPercentile = robustPercentile
+            config.channels = channels.map { $0.split(separator: ",").map(String.init) }
+            let results = try IlluminationStage(config: config, output: URL(fileURLWithPath: out)).run(try experiment.load(), progress: !quiet)
+            for r in results {
+                say("\(r.plate): \(r.reused ? "up to date" : "computed from \(r.fields) fields in \(String(format: "%.1f", r.seconds)) s")")
+            }
+        }
+    }
+}
+
+/// Segmentation options shared by `morpho segment` and the benchmark.
+struct SegmentationOptions: ParsableArguments {
+    @Option(help: "DNA channel name (default: the first channel).") var dna: String?
+    @Option(help: "Gaussian sigma before thresholding (pixels).") var sigma = SegmentationConfig().smoothingSigma
+    @Option(help: "otsu, otsu3-foreground or otsu3-background.") var threshold = SegmentationConfig().threshold.rawValue
+    @Option(help: "Multiply the automatic threshold by this.") var thresholdScale = SegmentationConfig().thresholdScale
+    @Flag(help: "Threshold log intensities.") var logTransform = false
+    @Option(help: "Smallest nucleus diameter kept (pixels).") var minDiameter = SegmentationConfig().minDiameter
+    @Option(help: "Largest nucleus diameter kept (pixels).") var maxDiameter = SegmentationConfig().maxDiameter
+    @Option(help: "Declumping seeds: none, intensity, shape or hybrid.") var declump = SegmentationConfig().declump.rawValue
+    @Option(help: "Dividing lines: intensity, shape or propagate.") var dividingLines = SegmentationConfig().dividingLines.rawValue
+    @Option(help: "Per-object threshold fraction (0...1) that trims halos; off when absent.") var refine: Double?
+    @Flag(help: "Drop nuclei touching the image border.") var removeBorder = false
+
+    func config() throws -> SegmentationConfig {
+        var c = SegmentationConfig()
+        c.dnaChannel = dna
+        c.smoothingSigma = sigma
+        guard let t = SegmentationConfig.Threshold(rawValue: threshold) else {
+            throw MorphoError.config(key: "segmentation.threshold", problem: "unknown method '\(threshold)' (otsu, otsu3-foreground, otsu3-background)")
+        }
+        guard let d = SegmentationConfig.Declump(rawValue: declump) else {
+            throw MorphoError.config(key: "segmentation.declump", problem: "unknown method '\(declump)' (none, intensity, shape, hybrid)")
+        }
+        guard let l = SegmentationConfig.DividingLines(rawValue: dividingLines) else {
+            throw MorphoError.config(key: "segmentation.dividingLines", problem: "unknown method '\(dividingLines)' (intensity, shape, propagate)")
+        }
+        c.threshold = t; c.declump = d; c.dividingLines = l
+        c.thresholdScale = thresholdScale; c.logTransform = logTransform
+        c.minDiameter = minDiameter; c.maxDiameter = maxDiameter
+        c.refineFraction = refine; c.removeBorderObjects = removeBorder
+        try c.validate()
+        return c
+    }
+}
+
+/// `morpho segment`: nuclei of every field of an experiment, or of single image files.
+struct SegmentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segment",
+        abstract: "Segment nuclei on the DNA channel (Otsu threshold, hole filling, declumping by watershed).",
+        discussion: """
+        With an experiment, writes <out>/<plate>.csv (one row per nucleus, DeepProfiler's
+        Nuclei_Location_Center_X/Y), <out>/<plate>_fields.csv (count, threshold, QC flag per field) and, with
+        --save-labels, <out>/labels/<plate>/<well>_s<site>.tif. With --image, segments single files.
+        Examples:
+          morpho segment --bbbc021 screen/image.csv --moa screen/moa.csv --images screen/images --illum run/illum --out run/locations
+          morpho segment --image nuclei.tif --min-diameter 10 --max-diameter 60 --out nuclei
+        """
+    )
+    @OptionGroup var experiment: ExperimentOptions
+    @OptionGroup var segmentation: SegmentationOptions
+    @Option(help: "Segment these TIFF files instead of an experiment (repeatable).") var image: [String] = []
+    @Option(help: "Folder of illumination functions from `morpho illum`.") var illum: String?
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Also write label images.") var saveLabels = false
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            let config = try segmentation.config()
+            let output = URL(fileURLWithPath: out)
+            if !image.isEmpty {
+                let segmenter = try NucleusSegmenter(config)
+                for path in image {
+                    let url = URL(fileURLWithPath: path)
+                    let result = try segmenter.segment(try TIFF.readImage(url), context: path)
+                    let name = url.deletingPathExtension().lastPathComponent
+                    try CSV.writeData(CSV.render(header: Array(LocationColumns.header.dropFirst(3)), rowCount: result.nuclei.count) { i, row in
+                        let n = result.nuclei[i]
+                        row = ["\(n.label)", "\(n.centerX)", "\(n.centerY)", "\(n.area)", "\(n.minX)", "\(n.minY)", "\(n.maxX)", "\(n.maxY)", "\(n.meanIntensity)"]
+                    }, to: output.appendingPathComponent("\(name).csv"))
+                    if saveLabels { try TIFF.write(result.labels.image, to: output.appendingPathComponent("\(name)_labels.tif")) }
+                    say("\(path): \(result.nuclei.count) nuclei, threshold \(result.threshold.map { String(format: "%.4g", $0) } ?? "none")\(result.flag.map { " (\($0))" } ?? "")")
+                }
+                return
+            }
+            let stage = try SegmentationStage(config: config, output: output, illumination: illum.map { URL(fileURLWithPath: $0) },
+                                              saveLabels: saveLabels)
+            for r in try stage.run(try experiment.load(), progress: !quiet) {
+                say("\(r.plate): \(r.nuclei) nuclei in \(r.fields) fields\(r.emptyFields > 0 ? ", \(r.emptyFields) field(s) without nuclei" : "")\(r.reused ? " (up to date)" : "")")
+            }
+        }
+    }
+}
+
+/// `morpho crop`: fixed-size single-cell crops into HDF5.
+struct CropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crop",
+        abstract: "Cut fixed-size single-cell crops around each nucleus into <out>/<plate>.h5.",
+        discussion: """
+        Example:
+          morpho crop --bbbc021 screen/image.csv --moa screen/moa.csv --images screen/images --locations run/locations --illum run/illum --out run/crops
+        """
+    )
+    @OptionGroup var experiment: ExperimentOptions
+    @Option(help: "Folder of locations from `morpho segment`.") var locations: String
+    @Option(help: "Folder of illumination functions from `morpho illum`.") var illum: String?
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Box side in pixels.") var box = CropConfig().boxSize
+    @Option(help: "Cells whose box leaves the image: skip or pad.") var edge = CropConfig().edge.rawValue
+    @Option(help: "crop-max, min-max, plate-controls or none.") var normalization = CropConfig().normalization.rawValue
+    @Flag(help: "Zero the pixels of other nuclei (needs segment --save-labels).") var maskOthers = false
+    @Option(help: "Comma-separated channels (default all).") var channels: String?
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            var config = CropConfig()
+            config.boxSize = box
+            guard let e = CropConfig.EdgePolicy(rawValue: edge) else {
+                throw MorphoError.config(key: "crop.edge", problem: "unknown policy '\(edge)' (skip, pad)")
+            }
+            guard let n = CropConfig.Normalization(rawValue: normalization) else {
+                throw MorphoError.config(key: "crop.normalization", problem: "unknown normalization '\(normalization)' (crop-max, min-max, plate-controls, none)")
+            }
+            config.edge = e; config.normalization = n; config.maskOtherNuclei = maskOthers
+            config.channels = channels.map { $0.split(separator: ",").map(String.init) }
+            let stage = try CropStage(config: config, locations: URL(fileURLWithPath: locations), illumination: illum.map { URL(fileURLWithPath: $0) })
+            for r in try stage.run(try experiment.load(), output: URL(fileURLWithPath: out), progress: !quiet) {
+                say("\(r.plate): \(r.crops) crops\(r.skipped > 0 ? ", \(r.skipped) cell(s) at the edge skipped" : "")\(r.reused ? " (up to date)" : "")")
+            }
+        }
+    }
+}
