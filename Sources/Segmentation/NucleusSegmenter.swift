@@ -13,6 +13,15 @@ public struct Nucleus: Sendable, Equatable {
     /// Mean DNA intensity over the object, in the (illumination-corrected) image's units.
     public var meanIntensity: Double
 
+    public init(label: Int32, centerX: Double, centerY: Double, area: Int, minX: Int, minY: Int, maxX: Int, maxY: Int,
+                meanIntensity: Double) {
+        self.label = label
+        self.centerX = centerX; self.centerY = centerY
+        self.area = area
+        self.minX = minX; self.minY = minY; self.maxX = maxX; self.maxY = maxY
+        self.meanIntensity = meanIntensity
+    }
+
     /// Equivalent diameter 2 sqrt(area / pi).
     public var diameter: Double { 2 * (Double(area) / Double.pi).squareRoot() }
 }
