@@ -37,20 +37,12 @@ public struct CropStage: Sendable {
         public var skipped: Int
     }
 
-    func channels(of experiment: Experiment) throws -> [String] {
-        let chosen = config.channels ?? experiment.channels
-        for c in chosen where !experiment.channels.contains(c) {
-            throw MorphoError.config(key: "crop.channels", problem: "channel '\(c)' is not in the experiment (\(experiment.channels.joined(separator: ", ")))")
-        }
-        return chosen
-    }
-
     /// Streams the crops of one plate, field by field in layout order (fields are cropped in parallel,
     /// `body` is called on the calling thread). Returns the number of cells skipped at the edges.
     @discardableResult
     public func forEachBatch(plate: Plate, experiment: Experiment, progress: Bool = true,
                              _ body: (FieldKey, CropBatch) throws -> Void) throws -> Int {
-        let names = try channels(of: experiment)
+        let names = try experiment.channels(selecting: config.channels, key: "crop.channels")
         let fields = try SegmentationStage.readLocations(SegmentationStage.locationsURL(folder: locations, plate: plate.name))
         let sites = Dictionary(plate.wells.flatMap { w in w.sites.map { ("\(w.id)|\($0.index)", $0) } }, uniquingKeysWith: { a, _ in a })
         let functions = try illumination.map { try IlluminationStore.read(folder: $0, plate: plate.name) } ?? [:]
@@ -85,7 +77,7 @@ public struct CropStage: Sendable {
     /// Writes every plate's crops to `<output>/<plate>.h5`, skipping plates whose record is current.
     public func run(_ experiment: Experiment, output: URL, progress: Bool = true) throws -> [PlateResult] {
         AtomicFile.removeStaleTemporaries(under: output)
-        let names = try channels(of: experiment)
+        let names = try experiment.channels(selecting: config.channels, key: "crop.channels")
         var results = [PlateResult]()
         for plate in experiment.plates {
             let out = output.appendingPathComponent("\(plate.name).h5")
@@ -144,9 +136,7 @@ public struct CropStage: Sendable {
     }
 
     func loadLabels(plate: String, well: String, site: Int) throws -> LabelImage {
-        let image = try TIFF.readImage(SegmentationStage.labelsURL(folder: locations, plate: plate, well: well, site: site))
-        let labels = image.pixels.map { Int32($0) }
-        return LabelImage(width: image.width, height: image.height, labels: labels, count: Int(labels.max() ?? 0))
+        LabelImage(try TIFF.readImage(SegmentationStage.labelsURL(folder: locations, plate: plate, well: well, site: site)))
     }
 
     /// Pixel mean and standard deviation per channel over the plate's control wells.

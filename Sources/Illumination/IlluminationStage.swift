@@ -7,6 +7,9 @@ import MorphoIO
 /// same function as a float TIFF to look at.
 public enum IlluminationStore {
     public static func url(folder: URL, plate: String) -> URL { folder.appendingPathComponent("\(plate).h5") }
+    public static func tiffURL(folder: URL, plate: String, channel: String) -> URL {
+        folder.appendingPathComponent("\(plate)_\(channel).tif")
+    }
 
     public static func write(_ functions: [IlluminationFunction], plate: String, folder: URL) throws {
         try HDF5File.writeAtomically(to: url(folder: folder, plate: plate)) { f in
@@ -19,7 +22,7 @@ public enum IlluminationStore {
             }
         }
         for fn in functions {
-            try TIFF.write(fn.image, to: folder.appendingPathComponent("\(plate)_\(fn.channel).tif"), bitDepth: .float32)
+            try TIFF.write(fn.image, to: tiffURL(folder: folder, plate: plate, channel: fn.channel), bitDepth: .float32)
         }
     }
 
@@ -60,7 +63,7 @@ public struct IlluminationStage: Sendable {
 
     /// Runs every plate of `experiment` in turn (fields of a plate in parallel).
     public func run(_ experiment: Experiment, progress: Bool = true) throws -> [PlateResult] {
-        let channels = try selectedChannels(experiment)
+        let channels = try experiment.channels(selecting: config.channels, key: "illumination.channels")
         AtomicFile.removeStaleTemporaries(under: output)
         var results = [PlateResult]()
         for plate in experiment.plates {
@@ -75,21 +78,12 @@ public struct IlluminationStage: Sendable {
             let functions = try compute(plate: plate, channels: channels, progress: progress)
             try IlluminationStore.write(functions, plate: plate.name, folder: output)
             let seconds = Date().timeIntervalSince(start)
-            let tiffs = channels.map { output.appendingPathComponent("\(plate.name)_\($0).tif") }
+            let tiffs = channels.map { IlluminationStore.tiffURL(folder: output, plate: plate.name, channel: $0) }
             try UnitRecord(stage: "illumination", unit: plate.name, key: key, outputs: [out] + tiffs,
                            counts: ["fields": plate.siteCount], seconds: seconds).write(for: out)
             results.append(PlateResult(plate: plate.name, reused: false, fields: plate.siteCount, seconds: seconds))
         }
         return results
-    }
-
-    func selectedChannels(_ experiment: Experiment) throws -> [String] {
-        guard let chosen = config.channels else { return experiment.channels }
-        for c in chosen where !experiment.channels.contains(c) {
-            throw MorphoError.config(key: "illumination.channels",
-                                     problem: "channel '\(c)' is not in the experiment (\(experiment.channels.joined(separator: ", ")))")
-        }
-        return chosen
     }
 
     /// The functions of one plate: every site's channel images averaged (in parallel over sites).

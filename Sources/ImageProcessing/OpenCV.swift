@@ -91,6 +91,12 @@ public struct LabelImage: Sendable, Equatable {
         self.count = count
     }
 
+    /// A label image read back from an image of label values (count = the largest label).
+    public init(_ image: Image) {
+        let labels = image.pixels.map { Int32($0) }
+        self.init(width: image.width, height: image.height, labels: labels, count: Int(labels.max() ?? 0))
+    }
+
     /// Renumbers the objects 1...n in order of first appearance (raster order), dropping the labels
     /// for which `keep(label)` is false (they become background).
     public func relabeled(keeping keep: (Int32) -> Bool = { _ in true }) -> LabelImage {

@@ -73,6 +73,16 @@ public struct Experiment: Sendable {
         self.controlCompound = controlCompound
     }
 
+    /// `chosen` channels checked against the experiment's (nil: all of them, in canonical order); an
+    /// unknown one is a config error naming `key`.
+    public func channels(selecting chosen: [String]?, key: String) throws -> [String] {
+        guard let chosen else { return channels }
+        for c in chosen where !channels.contains(c) {
+            throw MorphoError.config(key: key, problem: "channel '\(c)' is not in the experiment (\(channels.joined(separator: ", ")))")
+        }
+        return chosen
+    }
+
     public var wellCount: Int { plates.reduce(0) { $0 + $1.wells.count } }
     public var siteCount: Int { plates.reduce(0) { $0 + $1.siteCount } }
     public var batches: [String] { Set(plates.map(\.batch)).sorted(by: naturalLess) }

@@ -103,22 +103,31 @@ public struct NucleusSegmenter: Sendable {
     func declump(_ dna: Image, mask: [UInt8]) throws -> LabelImage {
         let w = dna.width, h = dna.height
         if config.declump == .none { return try OpenCV.connectedComponents(mask, width: w, height: h, connectivity: 8) }
-        let sigma = config.declumpSigma ?? config.minDiameter / 3.5
-        var intensity: [Float] { get throws { try OpenCV.gaussianBlur(dna, sigma: sigma).pixels } }
-        var distance: [Float] { get throws {
-            let d = Image(width: w, height: h, pixels: try OpenCV.distanceTransform(mask, width: w, height: h), bitDepth: .float32)
-            return try OpenCV.gaussianBlur(d, sigma: 1).pixels
-        } }
+        // Each surface is computed at most once, whether it serves the seeds, the lines or both.
+        var smoothedIntensity: [Float]?, smoothedDistance: [Float]?
+        func intensity() throws -> [Float] {
+            if smoothedIntensity == nil {
+                smoothedIntensity = try OpenCV.gaussianBlur(dna, sigma: config.declumpSigma ?? config.minDiameter / 3.5).pixels
+            }
+            return smoothedIntensity!
+        }
+        func distance() throws -> [Float] {
+            if smoothedDistance == nil {
+                let d = Image(width: w, height: h, pixels: try OpenCV.distanceTransform(mask, width: w, height: h), bitDepth: .float32)
+                smoothedDistance = try OpenCV.gaussianBlur(d, sigma: 1).pixels
+            }
+            return smoothedDistance!
+        }
         let seedSurface: [Float]
         switch config.declump {
-        case .none, .intensity: seedSurface = try intensity
-        case .shape: seedSurface = try distance
-        case .hybrid: seedSurface = zip(try distance, try intensity).map { $0 * max(0, $1) }
+        case .none, .intensity: seedSurface = try intensity()
+        case .shape: seedSurface = try distance()
+        case .hybrid: seedSurface = zip(try distance(), try intensity()).map { $0 * max(0, $1) }
         }
         let floodSurface: [Float]
         switch config.dividingLines {
-        case .intensity: floodSurface = config.declump == .intensity ? seedSurface : try intensity
-        case .shape: floodSurface = config.declump == .shape ? seedSurface : try distance
+        case .intensity: floodSurface = try intensity()
+        case .shape: floodSurface = try distance()
         case .propagate: floodSurface = [Float](repeating: 0, count: w * h)
         }
 

@@ -13,6 +13,12 @@ public enum LocationColumns {
         "Nuclei_AreaShape_BoundingBoxMaximum_X", "Nuclei_AreaShape_BoundingBoxMaximum_Y",
         "Nuclei_Intensity_MeanIntensity_DNA",
     ]
+
+    /// A nucleus's values for the columns after the three metadata columns.
+    public static func values(_ n: Nucleus) -> [String] {
+        ["\(n.label)", formatCoordinate(n.centerX), formatCoordinate(n.centerY), "\(n.area)",
+         "\(n.minX)", "\(n.minY)", "\(n.maxX)", "\(n.maxY)", formatCoordinate(n.meanIntensity)]
+    }
 }
 
 /// One field's nuclei as read back from a locations file.
@@ -50,6 +56,7 @@ public struct SegmentationStage: Sendable {
     }
 
     public static func locationsURL(folder: URL, plate: String) -> URL { folder.appendingPathComponent("\(plate).csv") }
+    public static func fieldsURL(folder: URL, plate: String) -> URL { folder.appendingPathComponent("\(plate)_fields.csv") }
     public static func labelsURL(folder: URL, plate: String, well: String, site: Int) -> URL {
         folder.appendingPathComponent("labels/\(plate)/\(well)_s\(site).tif")
     }
@@ -75,7 +82,7 @@ public struct SegmentationStage: Sendable {
             let start = Date()
             let result = try segment(plate: plate, dna: dna, progress: progress)
             try UnitRecord(stage: "segmentation", unit: plate.name, key: key,
-                           outputs: [out, output.appendingPathComponent("\(plate.name)_fields.csv")],
+                           outputs: [out, Self.fieldsURL(folder: output, plate: plate.name)],
                            counts: ["fields": result.fields, "nuclei": result.nuclei, "empty_fields": result.emptyFields],
                            seconds: Date().timeIntervalSince(start)).write(for: out)
             results.append(result)
@@ -85,9 +92,11 @@ public struct SegmentationStage: Sendable {
 
     /// Segments every field of one plate (in parallel) and writes its files.
     func segment(plate: Plate, dna: String, progress: Bool) throws -> PlateResult {
-        let function = try illumination.map { try IlluminationStore.read(folder: $0, plate: plate.name)[dna] }
-        if illumination != nil && function == nil {
-            throw MorphoError.data(context: "plate \(plate.name)", problem: "the illumination file has no function for channel '\(dna)'")
+        let function = try illumination.map { folder -> IlluminationFunction in
+            guard let f = try IlluminationStore.read(folder: folder, plate: plate.name)[dna] else {
+                throw MorphoError.data(context: "plate \(plate.name)", problem: "the illumination file has no function for channel '\(dna)'")
+            }
+            return f
         }
         let segmenter = try NucleusSegmenter(config)
         let sites = plate.wells.flatMap { w in w.sites.map { (well: w.id, site: $0) } }
@@ -99,7 +108,7 @@ public struct SegmentationStage: Sendable {
                 throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
             }
             var image = try TIFF.readImage(file)
-            if let function = function ?? nil { image = try function.apply(to: image, context: context) }
+            if let function { image = try function.apply(to: image, context: context) }
             let result = try segmenter.segment(image, context: context)
             if saveLabels {
                 try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))
@@ -111,9 +120,7 @@ public struct SegmentationStage: Sendable {
         var rows = [[String]]()
         for (k, field) in fields.enumerated() {
             for n in field.nuclei {
-                rows.append([plate.name, "\(sites[k].well)", "\(sites[k].site.index)", "\(n.label)",
-                             formatCoordinate(n.centerX), formatCoordinate(n.centerY), "\(n.area)",
-                             "\(n.minX)", "\(n.minY)", "\(n.maxX)", "\(n.maxY)", formatCoordinate(n.meanIntensity)])
+                rows.append([plate.name, "\(sites[k].well)", "\(sites[k].site.index)"] + LocationColumns.values(n))
             }
         }
         try CSV.writeData(CSV.render(header: LocationColumns.header, rowCount: rows.count) { r, out in out = rows[r] },
@@ -122,7 +129,7 @@ public struct SegmentationStage: Sendable {
         try CSV.writeData(CSV.render(header: qcHeader, rowCount: fields.count) { k, out in
             out = [plate.name, "\(sites[k].well)", "\(sites[k].site.index)", "\(fields[k].nuclei.count)",
                    fields[k].threshold.map { formatCoordinate(Double($0)) } ?? "", fields[k].flag ?? ""]
-        }, to: output.appendingPathComponent("\(plate.name)_fields.csv"))
+        }, to: Self.fieldsURL(folder: output, plate: plate.name))
         return PlateResult(plate: plate.name, reused: false, fields: fields.count, nuclei: rows.count,
                            emptyFields: fields.filter { $0.nuclei.isEmpty }.count)
     }

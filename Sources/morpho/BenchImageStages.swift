@@ -47,7 +47,7 @@ struct BenchImageStages: ParsableCommand {
                 guard !noPeer else { continue }
                 let output: String
                 do {
-                    output = try runPython([ScriptLocator.script("bench_skimage.py"), dir.path, "--threads", "\(t)",
+                    output = try runForStdout(python, [ScriptLocator.script("bench_skimage.py"), dir.path, "--threads", "\(t)",
                                             "--min-diameter", "\(config.minDiameter)", "--max-diameter", "\(config.maxDiameter)"])
                 } catch let error as MorphoError {
                     say("scikit-image: \(error.description)")
@@ -113,23 +113,5 @@ struct BenchImageStages: ParsableCommand {
             return cells
         }
         return (Date().timeIntervalSince(start), counts.reduce(0, +))
-    }
-
-    func runPython(_ args: [String]) throws -> String {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw MorphoError.file(path: python, problem: "no Python here; run `make test-venv` or pass --python")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw MorphoError.file(path: args[0], problem: "exited with status \(p.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

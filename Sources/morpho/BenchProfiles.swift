@@ -53,23 +53,11 @@ struct BenchProfiles: ParsableCommand {
     struct WorkerResult { var seconds: Double; var peakGiB: Double }
 
     func runWorker(_ executable: String, _ args: [String]) throws -> WorkerResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        if p.terminationReason == .uncaughtSignal {
-            let hint = p.terminationStatus == SIGKILL ? " (most likely the kernel's out-of-memory killer)" : ""
-            throw MorphoError.data(context: "bench worker \(executable)", problem: "killed by signal \(p.terminationStatus)\(hint)")
-        }
-        guard p.terminationStatus == 0,
-              let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
+        let out = try runForStdout(executable, args)
+        guard let line = out.split(separator: "\n").last,
               let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let seconds = json["seconds"] as? Double, let kb = json["peak_kb"] as? Double else {
-            throw MorphoError.data(context: "bench worker \(executable)", problem: "failed (exit \(p.terminationStatus))")
+            throw MorphoError.data(context: "bench worker \(executable)", problem: "unexpected output: \(out.suffix(200))")
         }
         return WorkerResult(seconds: seconds, peakGiB: kb / 1_048_576)
     }
@@ -129,6 +117,30 @@ struct BenchProfiles: ParsableCommand {
 }
 
 /// Finds scripts/ beside the executable's package (the binary lives in .build/<config>/).
+/// Runs a benchmark worker and returns its stdout; a non-zero exit or a signal (with a hint for the
+/// out-of-memory killer) is an error naming the executable.
+func runForStdout(_ executable: String, _ args: [String]) throws -> String {
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+        throw MorphoError.file(path: executable, problem: "not an executable; run `make test-venv` or pass --python")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let out = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    if p.terminationReason == .uncaughtSignal {
+        let hint = p.terminationStatus == SIGKILL ? " (most likely the kernel's out-of-memory killer)" : ""
+        throw MorphoError.data(context: "bench worker \(executable)", problem: "killed by signal \(p.terminationStatus)\(hint)")
+    }
+    guard p.terminationStatus == 0 else {
+        throw MorphoError.data(context: "bench worker \(executable) \(args.first ?? "")", problem: "failed (exit \(p.terminationStatus))")
+    }
+    return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
 enum ScriptLocator {
     static func script(_ name: String) -> String {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

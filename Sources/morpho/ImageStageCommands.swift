@@ -14,17 +14,19 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Folder the image paths are relative to.") var images: String?
     @Option(help: "Comma-separated plates to process (default all).") var plates: String?
 
-    func load() throws -> Experiment {
+    /// Reads the layout with its report of warnings, keeping only `--plates` when given.
+    func read(checkFiles: Bool = true, annotatedOnly: Bool = false) throws -> (Experiment, LayoutReport) {
         let root = images.map { URL(fileURLWithPath: $0) }
-        var experiment: Experiment
+        var (experiment, report): (Experiment, LayoutReport)
         if let bbbc021 {
             guard let moa else { throw MorphoError.config(key: "moa", problem: "--bbbc021 needs --moa") }
-            experiment = try BBBC021Layout.read(imageCSV: URL(fileURLWithPath: bbbc021), moaCSV: URL(fileURLWithPath: moa),
-                                                options: .init(imageRoot: root, checkFiles: true)).0
+            (experiment, report) = try BBBC021Layout.read(
+                imageCSV: URL(fileURLWithPath: bbbc021), moaCSV: URL(fileURLWithPath: moa),
+                options: .init(imageRoot: root, checkFiles: checkFiles, annotatedOnly: annotatedOnly))
         } else if let loaddata {
             let annotations = try moa.map { try MoAAnnotations.read(URL(fileURLWithPath: $0)) }
-            experiment = try LoadDataLayout.read(URL(fileURLWithPath: loaddata),
-                                                 options: .init(imageRoot: root, checkFiles: true, annotations: annotations)).0
+            (experiment, report) = try LoadDataLayout.read(URL(fileURLWithPath: loaddata),
+                                                           options: .init(imageRoot: root, checkFiles: checkFiles, annotations: annotations))
         } else {
             throw MorphoError.config(key: "bbbc021", problem: "give --bbbc021 (with --moa) or --loaddata")
         }
@@ -35,8 +37,19 @@ struct ExperimentOptions: ParsableArguments {
             }
             experiment.plates = experiment.plates.filter { wanted.contains($0.name) }
         }
-        return experiment
+        return (experiment, report)
     }
+
+    /// The experiment, every image file checked.
+    func load() throws -> Experiment { try read().0 }
+}
+
+/// Parses a named choice of a config enum; the error names the config key and lists the choices.
+func choice<E: RawRepresentable & CaseIterable>(_ text: String, key: String, what: String) throws -> E where E.RawValue == String {
+    guard let value = E(rawValue: text) else {
+        throw MorphoError.config(key: key, problem: "unknown \(what) '\(text)' (\(E.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    return value
 }
 
 /// `morpho illum`: illumination functions per plate and channel.
@@ -90,16 +103,9 @@ struct SegmentationOptions: ParsableArguments {
         var c = SegmentationConfig()
         c.dnaChannel = dna
         c.smoothingSigma = sigma
-        guard let t = SegmentationConfig.Threshold(rawValue: threshold) else {
-            throw MorphoError.config(key: "segmentation.threshold", problem: "unknown method '\(threshold)' (otsu, otsu3-foreground, otsu3-background)")
-        }
-        guard let d = SegmentationConfig.Declump(rawValue: declump) else {
-            throw MorphoError.config(key: "segmentation.declump", problem: "unknown method '\(declump)' (none, intensity, shape, hybrid)")
-        }
-        guard let l = SegmentationConfig.DividingLines(rawValue: dividingLines) else {
-            throw MorphoError.config(key: "segmentation.dividingLines", problem: "unknown method '\(dividingLines)' (intensity, shape, propagate)")
-        }
-        c.threshold = t; c.declump = d; c.dividingLines = l
+        c.threshold = try choice(threshold, key: "segmentation.threshold", what: "method")
+        c.declump = try choice(declump, key: "segmentation.declump", what: "method")
+        c.dividingLines = try choice(dividingLines, key: "segmentation.dividingLines", what: "method")
         c.thresholdScale = thresholdScale; c.logTransform = logTransform
         c.minDiameter = minDiameter; c.maxDiameter = maxDiameter
         c.refineFraction = refine; c.removeBorderObjects = removeBorder
@@ -141,8 +147,7 @@ struct SegmentCommand: ParsableCommand {
                     let result = try segmenter.segment(try TIFF.readImage(url), context: path)
                     let name = url.deletingPathExtension().lastPathComponent
                     try CSV.writeData(CSV.render(header: Array(LocationColumns.header.dropFirst(3)), rowCount: result.nuclei.count) { i, row in
-                        let n = result.nuclei[i]
-                        row = ["\(n.label)", "\(n.centerX)", "\(n.centerY)", "\(n.area)", "\(n.minX)", "\(n.minY)", "\(n.maxX)", "\(n.maxY)", "\(n.meanIntensity)"]
+                        row = LocationColumns.values(result.nuclei[i])
                     }, to: output.appendingPathComponent("\(name).csv"))
                     if saveLabels { try TIFF.write(result.labels.image, to: output.appendingPathComponent("\(name)_labels.tif")) }
                     say("\(path): \(result.nuclei.count) nuclei, threshold \(result.threshold.map { String(format: "%.4g", $0) } ?? "none")\(result.flag.map { " (\($0))" } ?? "")")
@@ -183,13 +188,9 @@ struct CropCommand: ParsableCommand {
         try Morpho.reportingErrors {
             var config = CropConfig()
             config.boxSize = box
-            guard let e = CropConfig.EdgePolicy(rawValue: edge) else {
-                throw MorphoError.config(key: "crop.edge", problem: "unknown policy '\(edge)' (skip, pad)")
-            }
-            guard let n = CropConfig.Normalization(rawValue: normalization) else {
-                throw MorphoError.config(key: "crop.normalization", problem: "unknown normalization '\(normalization)' (crop-max, min-max, plate-controls, none)")
-            }
-            config.edge = e; config.normalization = n; config.maskOtherNuclei = maskOthers
+            config.edge = try choice(edge, key: "crop.edge", what: "policy")
+            config.normalization = try choice(normalization, key: "crop.normalization", what: "normalization")
+            config.maskOtherNuclei = maskOthers
             config.channels = channels.map { $0.split(separator: ",").map(String.init) }
             let stage = try CropStage(config: config, locations: URL(fileURLWithPath: locations), illumination: illum.map { URL(fileURLWithPath: $0) })
             for r in try stage.run(try experiment.load(), output: URL(fileURLWithPath: out), progress: !quiet) {

@@ -8,10 +8,8 @@ import Testing
 
 /// The real-image goals of the segmentation stage (numbers in the README and the closing note).
 @Suite struct RealImageSegmentationTests {
-    static func labels(_ image: Image) -> LabelImage {
-        LabelImage(width: image.width, height: image.height, labels: image.pixels.map { Int32($0) },
-                   count: Set(image.pixels.filter { $0 != 0 }).count)
-    }
+    /// A ground-truth mask (label ids need not be contiguous) as labels 1...count.
+    static func labels(_ image: Image) -> LabelImage { LabelImage(image).relabeled() }
 
     /// DSB2018 (125 nuclei, many touching). Measured F1 at IoU 0.5: plain Otsu 0.53; CellProfiler-style
     /// intensity declumping 0.73; shape seeds + shape lines + per-object refinement 0.82 (goal 0.85).
