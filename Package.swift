@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Illumination", targets: ["Illumination"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
         .library(name: "Cropping", targets: ["Cropping"]),
+        .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,10 @@ let package = Package(
                 cxxSettings: [.headerSearchPath("opencv4")],
                 linkerSettings: [.linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc")]),
 
+        // LibTorch (Debian's libtorch-dev) behind a small C API; the only code that includes its headers.
+        .target(name: "TorchBridge",
+                linkerSettings: [.linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10")]),
+
         .target(name: "MorphoCore"),
         .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib"]),
         .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"]),
@@ -40,6 +45,7 @@ let package = Package(
         .target(name: "Illumination", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing"]),
         .target(name: "Segmentation", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination"]),
         .target(name: "Cropping", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination", "Segmentation"]),
+        .target(name: "NeuralNetwork", dependencies: ["MorphoCore", "MorphoIO", "TorchBridge"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
@@ -61,6 +67,8 @@ let package = Package(
         .testTarget(name: "IlluminationTests", dependencies: ["MorphoCore", "MorphoIO", "Illumination", "ImageProcessing", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "CroppingTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Cropping", "Synthetic", "MorphoTestSupport"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork", "MorphoTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -19,6 +19,8 @@ public enum MorphoError: Error, Equatable, Sendable, CustomStringConvertible {
     case config(key: String, problem: String)
     /// A value-level problem with data (NaN features, empty selections) in a named context.
     case data(context: String, problem: String)
+    /// The neural-network engine (LibTorch) refused an operation: its name, then LibTorch's message.
+    case engine(operation: String, problem: String)
 
     public var description: String {
         switch self {
@@ -43,6 +45,8 @@ public enum MorphoError: Error, Equatable, Sendable, CustomStringConvertible {
             return "config '\(key)': \(problem)"
         case let .data(context, problem):
             return "\(context): \(problem)"
+        case let .engine(operation, problem):
+            return "neural-network engine: \(operation): \(problem)"
         }
     }
 }

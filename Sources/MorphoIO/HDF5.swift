@@ -80,6 +80,19 @@ public final class HDF5File {
         }
     }
 
+    /// Writes an N-D Float32 array (row-major) of `shape`, in one chunk per leading item; a scalar is
+    /// stored with shape [1].
+    public func writeArray(_ path: String, _ values: [Float], shape: [Int], compression: Int = 4) throws {
+        let dims = shape.isEmpty ? [1] : shape
+        guard values.count == dims.reduce(1, *) else {
+            throw MorphoError.hdf5(path: url.path, object: path, problem: "\(values.count) values for shape \(shape)")
+        }
+        try writeDataset(path, dims: dims, fileType: morpho_h5t_ieee_f32le(), memType: morpho_h5t_native_float(),
+                         chunk: [1] + dims.dropFirst(), compression: compression) { write in
+            try values.withUnsafeBytes { try write($0.baseAddress!) }
+        }
+    }
+
     /// Writes a Float64 vector.
     public func writeDoubles(_ path: String, _ values: [Double], compression: Int = 4) throws {
         try writeDataset(path, dims: [values.count], fileType: morpho_h5t_ieee_f64le(), memType: morpho_h5t_native_double(),
