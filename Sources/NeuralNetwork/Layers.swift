@@ -159,6 +159,6 @@ public final class NormalizedLinear: ParameterContainer {
 
 /// `x / max(|x|_2, eps)` along `dim`.
 public func l2Normalized(_ x: Tensor, dim: Int, eps: Double = 1e-12) throws -> Tensor {
-    let norm = try x.square().sum([dim], keepDim: true).sqrt().clamped(eps, .greatestFiniteMagnitude)
+    let norm = try x.square().sum([dim], keepDim: true).sqrt().atLeast(eps)
     return try x / norm
 }

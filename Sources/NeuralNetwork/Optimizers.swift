@@ -75,7 +75,7 @@ public final class SGD: Optimizer {
 
     public var state: [String: Tensor] {
         var s = buffers.reduce(into: [String: Tensor]()) { $0["momentum." + $1.key] = $1.value }
-        s["steps"] = try? Tensor([Double(steps)], shape: [1])
+        s["steps"] = try? Tensor(doubles: [Double(steps)], shape: [1])
         return s
     }
     public func loadState(_ state: [String: Tensor]) throws { try loadSlots(&buffers, prefix: "momentum", from: state, steps: &steps) }
@@ -126,7 +126,7 @@ public final class Adam: Optimizer {
 
     public var state: [String: Tensor] {
         var s = moments.reduce(into: [String: Tensor]()) { $0["adam." + $1.key] = $1.value }
-        s["steps"] = try? Tensor([Double(steps)], shape: [1])
+        s["steps"] = try? Tensor(doubles: [Double(steps)], shape: [1])
         return s
     }
     public func loadState(_ state: [String: Tensor]) throws { try loadSlots(&moments, prefix: "adam", from: state, steps: &steps) }

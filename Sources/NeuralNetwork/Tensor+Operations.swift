@@ -34,6 +34,8 @@ extension Tensor {
     public func greater(_ other: Tensor) throws -> Tensor { try binary(other, Int(MT_GT), "greater") }
     public func greater(_ s: Double) throws -> Tensor { try scalar(s, Int(MT_GT), "greater") }
     public func equal(_ other: Tensor) throws -> Tensor { try binary(other, Int(MT_EQ), "equal") }
+    /// `max(self, lo)` element-wise.
+    public func atLeast(_ lo: Double) throws -> Tensor { try scalar(lo, Int(MT_MAXIMUM), "clamp below") }
     public func clamped(_ lo: Double, _ hi: Double) throws -> Tensor {
         try Tensor.make("clamp") { mt_clamp(handle, lo, hi) }
     }

@@ -30,7 +30,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A float64 tensor holding `values` in row-major order.
-    public convenience init(_ values: [Double], shape: [Int]) throws {
+    public convenience init(doubles values: [Double], shape: [Int]) throws {
         try self.init(values, dtype: .float64, shape: shape, operation: "tensor from doubles")
     }
 

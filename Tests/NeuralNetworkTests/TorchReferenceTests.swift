@@ -104,9 +104,9 @@ func maxDifference(_ a: Tensor, _ b: Tensor) throws -> Double {
                 #expect(worst < 1e-4)
             } else {
                 // Adam's first steps move every weight by about lr * sign(gradient): a gradient within
-                // rounding of 0 can flip sign between two engines, so a few values may differ by up to
-                // 2 steps x lr; all others must agree.
-                #expect(worst <= 2 * 1e-3 * 1.5)
+                // rounding of 0 can flip sign between two engines (or thread counts), so a few values may
+                // differ by a few lr; all others must agree.
+                #expect(worst <= 4e-3)
                 #expect(Double(off) < 1e-3 * Double(total))
             }
         }
