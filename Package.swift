@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "Segmentation", targets: ["Segmentation"]),
         .library(name: "Cropping", targets: ["Cropping"]),
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
+        .library(name: "Embedding", targets: ["Embedding"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,11 +48,13 @@ let package = Package(
         .target(name: "Segmentation", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination"]),
         .target(name: "Cropping", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination", "Segmentation"]),
         .target(name: "NeuralNetwork", dependencies: ["MorphoCore", "MorphoIO", "TorchBridge"]),
+        .target(name: "Embedding", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork", "Profiling"]),
+        .target(name: "Training", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
                 "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
-                "Illumination", "Segmentation", "Cropping",
+                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -39,7 +39,8 @@ public struct ModelCard: Codable, Equatable, Sendable {
 }
 
 extension JSONEncoder {
-    static var sorted: JSONEncoder {
+    /// An encoder with sorted keys: the same value gives the same bytes.
+    public static var sorted: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return e
