@@ -129,7 +129,8 @@ public final class ResNet: ParameterContainer, @unchecked Sendable {
     let stem: ConvBN
     let stages: [[ResidualBlock]]
     public let head: Linear?
-    private(set) var channelsLast = false
+    /// Run convolutions on channels-last (NHWC) activations: faster with oneDNN, same numbers.
+    public var channelsLast = false
 
     public init(_ config: ResNetConfig, rng: inout SeededGenerator) throws {
         guard !config.blocks.isEmpty else {
@@ -179,7 +180,7 @@ public final class ResNet: ParameterContainer, @unchecked Sendable {
         for tap in taps { _ = try config.dimension(of: tap) }
         let wanted = Set(taps)
         var out: [String: Tensor] = [:]
-        var x = channelsLast && !training ? try input.contiguous(channelsLast: true) : input
+        var x = channelsLast && !input.isChannelsLast ? try input.contiguous(channelsLast: true) : input
         x = try relu(try stem(x, training: training), training: training)
         if wanted.contains("stem") { out["stem"] = try x.mean([2, 3]) }
         x = try x.maxPool2d(kernel: 3, stride: 2, padding: 1)

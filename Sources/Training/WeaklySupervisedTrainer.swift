@@ -103,6 +103,7 @@ public struct WeaklySupervisedTrainer {
 
         var rng = SeededGenerator(seed: config.seed, stream: "model")
         let model = try ResNet(card.architecture, rng: &rng)
+        model.channelsLast = true
         let optimizer: Optimizer = config.optimizer == "sgd"
             ? SGD(model, learningRate: config.learningRate, momentum: 0.9, weightDecay: config.weightDecay)
             : Adam(model, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)

@@ -9,8 +9,8 @@ import Profiling
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: MoA matching on the real BBBC021 profiles; profile and image-stage speed against pycytominer and scikit-image.",
-        subcommands: [BenchMoA.self, BenchProfiles.self, BenchImageStages.self]
+        abstract: "Benchmarks: MoA matching on the real BBBC021 profiles; profile, image-stage and network speed against pycytominer, scikit-image and PyTorch.",
+        subcommands: [BenchMoA.self, BenchProfiles.self, BenchImageStages.self, BenchEmbed.self, BenchTrain.self]
     )
 }
 

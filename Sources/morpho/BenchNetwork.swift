@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import MorphoCore
+import NeuralNetwork
+
+/// Options shared by `morpho bench embed` and `morpho bench train`.
+struct NetworkBenchOptions: ParsableArguments {
+    @Option var batchSize = 64
+    @Option(help: "Crop side in pixels.") var size = 96
+    @Option var channels = 3
+    @Option(help: "Timed batches (after 2 warm-up batches).") var batches = 10
+    @Option var threads = 2
+    @Option(help: "Python with PyTorch (CPU or CUDA wheel; never installed by Morpho), e.g. a venv made as in scripts/make_torch_fixtures.py.")
+    var python = ".venv-torch/bin/python"
+    @Flag(help: "Skip PyTorch.") var noPeer = false
+
+    /// Times `step` over the configured batches (after two warm-up calls): images per second.
+    func imagesPerSecond(_ step: () throws -> Void) throws -> Double {
+        for _ in 0..<2 { try step() }
+        let start = Date()
+        for _ in 0..<batches { try step() }
+        return Double(batches * batchSize) / Date().timeIntervalSince(start)
+    }
+
+    /// Runs the PyTorch side and prints both lines and the ratio.
+    func compare(mode: String, morpho: Double, detail: String) throws {
+        say(String(format: "Morpho  %@: %7.1f images/s (%@), peak RSS %.0f MiB", mode, morpho, detail, peakResidentMiB()))
+        guard !noPeer else { return }
+        let output: String
+        do {
+            output = try runForStdout(python, [ScriptLocator.script("bench_torch.py"), mode, "--batch-size", "\(batchSize)", "--size", "\(size)",
+                                               "--channels", "\(channels)", "--batches", "\(batches)", "--threads", "\(threads)"])
+        } catch let error as MorphoError {
+            say("PyTorch: \(error.description)")
+            return
+        }
+        let parts = output.split(separator: "\n").last?.split(separator: " ") ?? []
+        guard parts.count == 3, let peer = Double(parts[0]) else {
+            say("PyTorch: unexpected output: \(output)")
+            return
+        }
+        say(String(format: "PyTorch %@: %7.1f images/s (eager, best layout %@), peak RSS %@ MiB", mode, peer, String(parts[1]), String(parts[2])))
+        say(String(format: "ratio %@: Morpho / PyTorch = %.2fx", mode, morpho / peer))
+    }
+
+    func model(classes: Int) throws -> (ResNet, Tensor) {
+        try Engine.setThreads(threads)
+        var rng = SeededGenerator(seed: 1)
+        let net = try ResNet(ResNetConfig(depth: 18, inputChannels: channels, width: 64, classes: classes), rng: &rng)
+        Engine.seed(1)
+        return (net, try Tensor.randn([batchSize, channels, size, size]))
+    }
+}
+
+/// Peak resident memory of this process (VmHWM) in MiB.
+func peakResidentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kb / 1024
+}
+
+/// `morpho bench embed`: ResNet18 inference against PyTorch eager.
+struct BenchEmbed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "ResNet18 inference (images/s) against PyTorch eager, same shapes, same thread count.",
+        discussion: "Example: morpho bench embed --python /tmp/torchvenv/bin/python"
+    )
+    @OptionGroup var options: NetworkBenchOptions
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            let (net, x) = try options.model(classes: 0)
+            try net.prepareForInference(channelsLast: true)
+            let rate = try options.imagesPerSecond { _ = try net.embed(x, taps: ["pool"]) }
+            try options.compare(mode: "embed", morpho: rate, detail: "folded batch norm, channels-last, no autograd")
+        }
+    }
+}
+
+/// `morpho bench train`: one ResNet18 training step (forward, cross-entropy, backward, SGD) against PyTorch.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "ResNet18 training steps (images/s) against PyTorch eager, same shapes, same thread count.",
+        discussion: "Example: morpho bench train --python /tmp/torchvenv/bin/python --batches 5"
+    )
+    @OptionGroup var options: NetworkBenchOptions
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            let (net, x) = try options.model(classes: 12)
+            let labels = try Tensor(indices: (0..<options.batchSize).map { $0 % 12 })
+            let optimizer = SGD(net, learningRate: 0.01, momentum: 0.9, weightDecay: 1e-4)
+            net.channelsLast = true
+            let rate = try options.imagesPerSecond {
+                try Loss.crossEntropy(try net.logits(x, training: true), labels: labels).backward()
+                try optimizer.step()
+            }
+            try options.compare(mode: "train", morpho: rate, detail: "channels-last, SGD with momentum")
+        }
+    }
+}
