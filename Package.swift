@@ -73,6 +73,8 @@ let package = Package(
         .testTarget(name: "CroppingTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Cropping", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork", "MorphoTestSupport"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["MorphoCore", "MorphoIO", "Segmentation", "Cropping", "NeuralNetwork",
+                                                        "Embedding", "Training", "MoAMatching", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
