@@ -82,7 +82,7 @@ public struct EmbeddingStage {
         case .store(let folder):
             let store = try CropStore(url: CropStore.url(folder: folder, plate: plate.name))
             try embedder.check(channels: store.channels, size: store.boxSize, source: store.url.path)
-            let reporter = ProgressReporter("embed \(plate.name)", total: store.count, enabled: progress)
+            let reporter = ProgressReporter("embed \(plate.name)", total: store.count, unit: "cells", enabled: progress)
             let step = max(embedder.config.batchSize, 256)
             for start in stride(from: 0, to: store.count, by: step) {
                 let range = start..<min(store.count, start + step)

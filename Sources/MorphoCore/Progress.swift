@@ -14,15 +14,18 @@ public final class ProgressReporter: Sendable {
 
     public let label: String
     public let total: Int
+    /// What is counted ("cells"): the rate reads "cells/s".
+    public let unit: String
     private let start: Double
     private let enabled: Bool
     private let interactive: Bool
     private let state = Mutex(State())
 
     /// - Parameter enabled: false silences it (tests, `--quiet`).
-    public init(_ label: String, total: Int, enabled: Bool = true) {
+    public init(_ label: String, total: Int, unit: String = "", enabled: Bool = true) {
         self.label = label
         self.total = total
+        self.unit = unit.isEmpty ? "" : " " + unit
         self.start = ProgressReporter.now()
         self.enabled = enabled && total > 0
         self.interactive = isatty(STDERR_FILENO) != 0
@@ -67,7 +70,7 @@ public final class ProgressReporter: Sendable {
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let left = rate > 0 ? Double(total - done) / rate : 0
         let pct = total > 0 ? 100 * done / total : 100
-        return "\(label): \(done)/\(total) (\(pct)%) \(String(format: "%.1f", rate))/s, "
+        return "\(label): \(done)/\(total) (\(pct)%) \(String(format: "%.1f", rate))\(unit)/s, "
             + (done >= total ? "took \(formatDuration(elapsed))" : "\(formatDuration(left)) left")
     }
 

@@ -126,7 +126,7 @@ public struct WeaklySupervisedTrainer {
             optimizer.learningRate = config.learningRateSchedule.rate(base: config.learningRate, epoch: epoch)
             var epochRNG = SeededGenerator(seed: config.seed, stream: "epoch \(epoch)")
             Engine.seed(config.seed &+ UInt64(epoch))
-            let reporter = ProgressReporter("train epoch \(epoch + 1)/\(config.epochs)", total: steps * config.batchSize, enabled: progress)
+            let reporter = ProgressReporter("train epoch \(epoch + 1)/\(config.epochs)", total: steps * config.batchSize, unit: "cells", enabled: progress)
             let start = Date()
             var lossSum = 0.0, correct = 0, seen = 0
             for _ in 0..<steps {
