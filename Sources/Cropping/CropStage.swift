@@ -74,6 +74,15 @@ public struct CropStage: Sendable {
         return skipped
     }
 
+    /// The files one plate's crops depend on: its locations, its channel images, its illumination functions.
+    public func inputs(plate: Plate, experiment: Experiment) throws -> [URL] {
+        let names = try experiment.channels(selecting: config.channels, key: "crop.channels")
+        var inputs = [SegmentationStage.locationsURL(folder: locations, plate: plate.name)]
+        inputs += plate.wells.flatMap { $0.sites.flatMap { s in names.compactMap { s.files[$0] } } }
+        if let illumination { inputs.append(IlluminationStore.url(folder: illumination, plate: plate.name)) }
+        return inputs
+    }
+
     /// Writes every plate's crops to `<output>/<plate>.h5`, skipping plates whose record is current.
     public func run(_ experiment: Experiment, output: URL, progress: Bool = true) throws -> [PlateResult] {
         AtomicFile.removeStaleTemporaries(under: output)
@@ -81,10 +90,7 @@ public struct CropStage: Sendable {
         var results = [PlateResult]()
         for plate in experiment.plates {
             let out = output.appendingPathComponent("\(plate.name).h5")
-            var inputs = [SegmentationStage.locationsURL(folder: locations, plate: plate.name)]
-            inputs += plate.wells.flatMap { $0.sites.flatMap { s in names.compactMap { s.files[$0] } } }
-            if let illumination { inputs.append(IlluminationStore.url(folder: illumination, plate: plate.name)) }
-            let key = try unitKey(config: config, inputs: inputs)
+            let key = try unitKey(config: config, inputs: try inputs(plate: plate, experiment: experiment))
             if let record = UnitRecord.current(for: out, key: key) {
                 results.append(PlateResult(plate: plate.name, reused: true, crops: record.counts["crops"] ?? 0, skipped: record.counts["skipped"] ?? 0))
                 continue

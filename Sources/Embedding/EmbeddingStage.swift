@@ -2,6 +2,7 @@ import Cropping
 import Foundation
 import MorphoCore
 import MorphoIO
+import NeuralNetwork
 
 /// `morpho embed` as code: crops -> embeddings per plate, `<output>/<plate>.h5` with
 /// `/embeddings/<tap>` float32 [N, D] and the crop metadata per cell (`/Metadata_Plate`, `/Metadata_Well`,
@@ -44,7 +45,9 @@ public struct EmbeddingStage {
         var results: [PlateResult] = []
         for plate in experiment.plates {
             let out = EmbeddingStage.url(folder: output, plate: plate.name)
-            let key = try unitKey(config: embedder.config, inputs: try inputs(plate: plate, experiment: experiment), extra: embedder.card.identity)
+            var extra = embedder.card.identity
+            if case .stream(let stage) = source { extra += String(decoding: try JSONEncoder.sorted.encode(stage.config), as: UTF8.self) }
+            let key = try unitKey(config: embedder.config, inputs: try inputs(plate: plate, experiment: experiment), extra: extra)
             if let record = UnitRecord.current(for: out, key: key) {
                 results.append(PlateResult(plate: plate.name, reused: true, cells: record.counts["cells"] ?? 0, seconds: 0))
                 continue
@@ -63,9 +66,7 @@ public struct EmbeddingStage {
         case .store(let folder):
             return [CropStore.url(folder: folder, plate: plate.name)]
         case .stream(let stage):
-            let names = try experiment.channels(selecting: stage.config.channels, key: "crop.channels")
-            return [stage.locations.appendingPathComponent("\(plate.name).csv")]
-                + plate.wells.flatMap { $0.sites.flatMap { s in names.compactMap { s.files[$0] } } }
+            return try stage.inputs(plate: plate, experiment: experiment)
         }
     }
 

@@ -88,7 +88,6 @@ final class ResidualBlock: ParameterContainer {
         }
         shortcut = stride != 1 || inC != outC
             ? try ConvBN(inC, outC, kernel: 1, stride: stride, names: ("downsample.0", "downsample.1"), rng: &rng) : nil
-        // torchvision's ResNet (and PyTorch's default) starts every last batch norm of a block at gamma = 1.
     }
 
     var namedTensors: [NamedTensor] { units.flatMap(\.namedTensors) + (shortcut?.namedTensors ?? []) }
