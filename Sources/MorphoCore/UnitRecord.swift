@@ -48,13 +48,20 @@ public struct UnitRecord: Codable, Sendable, Equatable {
     }
 }
 
+extension JSONEncoder {
+    /// An encoder with sorted keys: the same value gives the same bytes.
+    public static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+}
+
 /// A stable key for a unit of work: FNV-1a over the config as sorted-key JSON, the Morpho version and
 /// every input file's path, size and modification time (cheap to compute for thousands of images;
 /// replacing or touching an input changes it).
 public func unitKey<C: Encodable>(config: C, inputs: [URL], extra: String = "") throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    var text = String(decoding: try encoder.encode(config), as: UTF8.self) + "|" + MorphoVersion.current + "|" + extra
+    var text = String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self) + "|" + MorphoVersion.current + "|" + extra
     for url in inputs {
         let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
         let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1

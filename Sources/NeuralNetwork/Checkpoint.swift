@@ -38,15 +38,6 @@ public struct ModelCard: Codable, Equatable, Sendable {
     }
 }
 
-extension JSONEncoder {
-    /// An encoder with sorted keys: the same value gives the same bytes.
-    public static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }
-}
-
 /// A model on disk: an HDF5 file with every named tensor under `/tensors/<name>` (PyTorch's state-dict
 /// names, so h5py can read it into a `state_dict`), the model card as JSON in the root attribute
 /// `model_card`, and optional extra state (optimizer slots under `/state/<name>`, JSON `training_state`).
@@ -97,6 +88,14 @@ public enum Checkpoint {
         }
         return Contents(card: card, tensors: try group("/tensors"), state: try group("/state"),
                         trainingState: try file.stringAttribute("training_state"))
+    }
+
+    /// Only the `training_state` JSON of a checkpoint (nil when the file or the attribute is missing),
+    /// without reading its tensors.
+    public static func trainingState(_ url: URL) -> String? {
+        guard FileManager.default.fileExists(atPath: url.path), let file = try? HDF5File(opening: url) else { return nil }
+        defer { file.close() }
+        return try? file.stringAttribute("training_state")
     }
 
     /// Rebuilds the ResNet a checkpoint holds.

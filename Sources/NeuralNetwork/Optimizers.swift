@@ -31,6 +31,13 @@ struct OptimizedParameters {
     }
 }
 
+/// Optimizer slots as named tensors (`<prefix>.<slot>`) plus the step count, for checkpoints.
+func slotState(_ slots: [String: Tensor], prefix: String, steps: Int) -> [String: Tensor] {
+    var s = slots.reduce(into: [String: Tensor]()) { $0[prefix + "." + $1.key] = $1.value }
+    s["steps"] = try? Tensor(doubles: [Double(steps)], shape: [1])
+    return s
+}
+
 func loadSlots(_ slots: inout [String: Tensor], prefix: String, from state: [String: Tensor], steps: inout Int) throws {
     slots = [:]
     for (name, t) in state where name.hasPrefix(prefix + ".") { slots[String(name.dropFirst(prefix.count + 1))] = try t.clone() }
@@ -73,11 +80,7 @@ public final class SGD: Optimizer {
         steps += 1
     }
 
-    public var state: [String: Tensor] {
-        var s = buffers.reduce(into: [String: Tensor]()) { $0["momentum." + $1.key] = $1.value }
-        s["steps"] = try? Tensor(doubles: [Double(steps)], shape: [1])
-        return s
-    }
+    public var state: [String: Tensor] { slotState(buffers, prefix: "momentum", steps: steps) }
     public func loadState(_ state: [String: Tensor]) throws { try loadSlots(&buffers, prefix: "momentum", from: state, steps: &steps) }
 }
 
@@ -124,11 +127,7 @@ public final class Adam: Optimizer {
         }
     }
 
-    public var state: [String: Tensor] {
-        var s = moments.reduce(into: [String: Tensor]()) { $0["adam." + $1.key] = $1.value }
-        s["steps"] = try? Tensor(doubles: [Double(steps)], shape: [1])
-        return s
-    }
+    public var state: [String: Tensor] { slotState(moments, prefix: "adam", steps: steps) }
     public func loadState(_ state: [String: Tensor]) throws { try loadSlots(&moments, prefix: "adam", from: state, steps: &steps) }
 }
 

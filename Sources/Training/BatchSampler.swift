@@ -9,6 +9,8 @@ import MorphoCore
 struct BatchSampler {
     let data: CellDataset
     let cellsOfClass: [[Int]]
+    /// Classes that have training cells.
+    let classes: [Int]
     let augment: Bool
     let maxShift: Int
     let mixupAlpha: Double
@@ -18,6 +20,7 @@ struct BatchSampler {
         for i in cells { byClass[data.labels[i]].append(i) }
         self.data = data
         cellsOfClass = byClass
+        classes = byClass.indices.filter { !byClass[$0].isEmpty }
         self.augment = augment
         self.maxShift = maxShift
         self.mixupAlpha = mixupAlpha
@@ -32,7 +35,6 @@ struct BatchSampler {
     }
 
     func batch(_ n: Int, rng: inout SeededGenerator) -> Batch {
-        let classes = cellsOfClass.indices.filter { !cellsOfClass[$0].isEmpty }
         var cells = [Int]()
         for _ in 0..<n {
             let c = classes[Int(rng.next() % UInt64(classes.count))]

@@ -96,7 +96,7 @@ public struct WeaklySupervisedTrainer {
                              channels: data.channels, cropSize: data.size, cropNormalization: data.normalization,
                              classNames: data.classNames, trainingData: dataDescription, seed: config.seed)
         let modelURL = WeaklySupervisedTrainer.modelURL(output)
-        if let done = try? Checkpoint.read(modelURL), let json = done.trainingState,
+        if let json = Checkpoint.trainingState(modelURL),
            let state = try? JSONDecoder().decode(State.self, from: Data(json.utf8)), state.key == key, state.epoch == config.epochs {
             return state.history
         }
@@ -109,8 +109,9 @@ public struct WeaklySupervisedTrainer {
             : Adam(model, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
         var state = State(key: key, epoch: 0, history: [])
         let checkpointURL = WeaklySupervisedTrainer.checkpointURL(output)
-        if let saved = try? Checkpoint.read(checkpointURL), let json = saved.trainingState,
+        if let json = Checkpoint.trainingState(checkpointURL),
            let s = try? JSONDecoder().decode(State.self, from: Data(json.utf8)), s.key == key {
+            let saved = try Checkpoint.read(checkpointURL)
             try model.load(saved.tensors, context: checkpointURL.path)
             try optimizer.loadState(saved.state)
             state = s
@@ -159,6 +160,7 @@ public struct WeaklySupervisedTrainer {
             try Checkpoint.write(to: checkpointURL, card: card, model: model, state: optimizer.state, trainingState: json)
         }
         if state.epoch == config.epochs {
+            // Also when a run died between its last checkpoint and here: the model is written from it.
             let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
             try Checkpoint.write(to: modelURL, card: card, model: model, trainingState: json)
             let encoder = JSONEncoder()
