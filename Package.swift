@@ -18,9 +18,11 @@ let package = Package(
         .library(name: "NeuralNetwork", targets: ["NeuralNetwork"]),
         .library(name: "Embedding", targets: ["Embedding"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries from Debian (see scripts/setup.sh).
@@ -50,12 +52,15 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["MorphoCore", "MorphoIO", "TorchBridge"]),
         .target(name: "Embedding", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork", "Profiling"]),
         .target(name: "Training", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork"]),
+        .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
+                                                 "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
+                                                 .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "morpho",
             dependencies: [
                 "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
-                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
             ]
         ),
 

@@ -90,8 +90,8 @@ public struct CropStage: Sendable {
         var results = [PlateResult]()
         for plate in experiment.plates {
             let out = output.appendingPathComponent("\(plate.name).h5")
-            let key = try unitKey(config: config, inputs: try inputs(plate: plate, experiment: experiment))
-            if let record = UnitRecord.current(for: out, key: key) {
+            let key = try UnitKey(config: config, inputs: try inputs(plate: plate, experiment: experiment), output: out)
+            if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, crops: record.counts["crops"] ?? 0, skipped: record.counts["skipped"] ?? 0))
                 continue
             }
@@ -118,8 +118,8 @@ public struct CropStage: Sendable {
                 try file.setAttribute("normalization", config.normalization.rawValue)
                 return skipped
             }
-            try UnitRecord(stage: "crop", unit: plate.name, key: key, outputs: [out],
-                           counts: ["crops": wells.count, "skipped": skipped], seconds: Date().timeIntervalSince(start)).write(for: out)
+            try key.finish(stage: "crop", unit: plate.name, outputs: [out],
+                           counts: ["crops": wells.count, "skipped": skipped], seconds: Date().timeIntervalSince(start))
             results.append(PlateResult(plate: plate.name, reused: false, crops: wells.count, skipped: skipped))
         }
         return results

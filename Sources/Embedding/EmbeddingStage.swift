@@ -20,6 +20,9 @@ public struct EmbeddingStage {
     public let embedder: Embedder
     public let source: CropSource
 
+    /// Files besides the crops whose content the embeddings depend on (the model file).
+    public var extraInputs: [URL] = []
+
     public init(embedder: Embedder, source: CropSource) {
         self.embedder = embedder
         self.source = source
@@ -47,15 +50,15 @@ public struct EmbeddingStage {
             let out = EmbeddingStage.url(folder: output, plate: plate.name)
             var extra = embedder.card.identity
             if case .stream(let stage) = source { extra += String(decoding: try JSONEncoder.sorted.encode(stage.config), as: UTF8.self) }
-            let key = try unitKey(config: embedder.config, inputs: try inputs(plate: plate, experiment: experiment), extra: extra)
-            if let record = UnitRecord.current(for: out, key: key) {
+            let key = try UnitKey(config: embedder.config, inputs: try inputs(plate: plate, experiment: experiment) + extraInputs, extra: extra, output: out)
+            if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, cells: record.counts["cells"] ?? 0, seconds: 0))
                 continue
             }
             let start = Date()
             let cells = try HDF5File.writeAtomically(to: out) { file in try embed(plate: plate, experiment: experiment, into: file, progress: progress) }
             let seconds = Date().timeIntervalSince(start)
-            try UnitRecord(stage: "embed", unit: plate.name, key: key, outputs: [out], counts: ["cells": cells], seconds: seconds).write(for: out)
+            try key.finish(stage: "embed", unit: plate.name, outputs: [out], counts: ["cells": cells], seconds: seconds)
             results.append(PlateResult(plate: plate.name, reused: false, cells: cells, seconds: seconds))
         }
         return results

@@ -69,8 +69,8 @@ public struct IlluminationStage: Sendable {
         for plate in experiment.plates {
             let out = IlluminationStore.url(folder: output, plate: plate.name)
             let inputs = plate.wells.flatMap { $0.sites.flatMap { s in channels.compactMap { s.files[$0] } } }
-            let key = try unitKey(config: config, inputs: inputs, extra: channels.joined(separator: ","))
-            if let record = UnitRecord.current(for: out, key: key) {
+            let key = try UnitKey(config: config, inputs: inputs, extra: channels.joined(separator: ","), output: out)
+            if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, fields: record.counts["fields"] ?? 0, seconds: 0))
                 continue
             }
@@ -79,8 +79,8 @@ public struct IlluminationStage: Sendable {
             try IlluminationStore.write(functions, plate: plate.name, folder: output)
             let seconds = Date().timeIntervalSince(start)
             let tiffs = channels.map { IlluminationStore.tiffURL(folder: output, plate: plate.name, channel: $0) }
-            try UnitRecord(stage: "illumination", unit: plate.name, key: key, outputs: [out] + tiffs,
-                           counts: ["fields": plate.siteCount], seconds: seconds).write(for: out)
+            try key.finish(stage: "illumination", unit: plate.name, outputs: [out] + tiffs,
+                           counts: ["fields": plate.siteCount], seconds: seconds)
             results.append(PlateResult(plate: plate.name, reused: false, fields: plate.siteCount, seconds: seconds))
         }
         return results

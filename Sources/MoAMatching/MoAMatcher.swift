@@ -163,3 +163,23 @@ public struct MoAMatcher: Sendable {
         }[0]
     }
 }
+
+extension MatchResult {
+    /// Results of several protocols as one JSON document (`moa.json`): per protocol the counts, accuracy,
+    /// mAP, per-MoA results, the confusion matrix (rows: true MoA, columns: predicted, both in `moas`
+    /// order) and every prediction; plus the similarity and k.
+    public static func json(_ results: [MatchResult], similarity: Similarity, k: Int) throws -> Data {
+        var json: [String: Any] = ["similarity": similarity.rawValue, "k": k]
+        for r in results {
+            json[r.matchingProtocol.rawValue] = [
+                "scored": r.scored, "correct": r.correct, "accuracy": r.scored == 0 ? NSNull() : r.accuracy as Any,
+                "mAP": r.meanAveragePrecision.isNaN ? NSNull() : r.meanAveragePrecision as Any,
+                "perMoA": r.perMoA.mapValues { ["correct": $0.correct, "scored": $0.scored] },
+                "moas": r.moas, "confusion": r.confusion,
+                "predictions": r.predictions.map { ["treatment": $0.query, "moa": $0.truth, "predicted": $0.predicted,
+                                                    "neighbour": $0.neighbour, "similarity": $0.similarity] },
+            ] as [String: Any]
+        }
+        return try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+    }
+}

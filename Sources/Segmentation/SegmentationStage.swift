@@ -73,18 +73,18 @@ public struct SegmentationStage: Sendable {
             let out = Self.locationsURL(folder: output, plate: plate.name)
             var inputs = plate.wells.flatMap { $0.sites.compactMap { $0.files[dna] } }
             if let illumination { inputs.append(IlluminationStore.url(folder: illumination, plate: plate.name)) }
-            let key = try unitKey(config: config, inputs: inputs, extra: "\(dna)|labels=\(saveLabels)")
-            if let record = UnitRecord.current(for: out, key: key) {
+            let key = try UnitKey(config: config, inputs: inputs, extra: "\(dna)|labels=\(saveLabels)", output: out)
+            if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, fields: record.counts["fields"] ?? 0,
                                            nuclei: record.counts["nuclei"] ?? 0, emptyFields: record.counts["empty_fields"] ?? 0))
                 continue
             }
             let start = Date()
             let result = try segment(plate: plate, dna: dna, progress: progress)
-            try UnitRecord(stage: "segmentation", unit: plate.name, key: key,
+            try key.finish(stage: "segmentation", unit: plate.name,
                            outputs: [out, Self.fieldsURL(folder: output, plate: plate.name)],
                            counts: ["fields": result.fields, "nuclei": result.nuclei, "empty_fields": result.emptyFields],
-                           seconds: Date().timeIntervalSince(start)).write(for: out)
+                           seconds: Date().timeIntervalSince(start))
             results.append(result)
         }
         return results

@@ -73,23 +73,11 @@ struct ModelOptions: ParsableArguments {
 
     /// The network and its card, for crops of `channels` at `size` px with `normalization`.
     func load(channels: [String], size: Int, normalization: String) throws -> (ResNet, ModelCard) {
-        if let model, !model.hasSuffix(".pt") {
-            guard !random else { throw MorphoError.config(key: "random", problem: "give --model or --random, not both") }
-            return try Checkpoint.loadResNet(URL(fileURLWithPath: model))
-        }
-        var rng = SeededGenerator(seed: seed)
-        let architecture = ResNetConfig(depth: depth, inputChannels: channels.count, width: width)
-        let net = try ResNet(architecture, rng: &rng)
-        var card = ModelCard(architecture: architecture, channels: channels, cropSize: size, cropNormalization: normalization,
-                             trainingData: "random initialization", seed: seed)
-        if let model {
-            let script = try TorchScriptModel(contentsOf: URL(fileURLWithPath: model))
-            try net.load(script.namedTensors, context: model)
-            card.trainingData = "TorchScript \(model)"
-        } else if !random {
+        if model != nil, random { throw MorphoError.config(key: "random", problem: "give --model or --random, not both") }
+        guard let source = model.map({ ModelSource.file(URL(fileURLWithPath: $0)) }) ?? (random ? .random(depth: depth, width: width, seed: seed) : nil) else {
             throw MorphoError.config(key: "model", problem: "give --model FILE or --random")
         }
-        return (net, card)
+        return try source.load(channels: channels, size: size, normalization: normalization, depth: depth, width: width)
     }
 }
 
@@ -147,7 +135,9 @@ struct EmbedCommand: ParsableCommand {
             let (model, card) = try modelOptions.load(channels: channels, size: size, normalization: norm)
             let embedder = try Embedder(model: model, card: card, config: config)
             let output = URL(fileURLWithPath: out)
-            for r in try EmbeddingStage(embedder: embedder, source: source).run(exp, output: output, progress: !quiet) {
+            var stage = EmbeddingStage(embedder: embedder, source: source)
+            stage.extraInputs = modelOptions.model.map { [URL(fileURLWithPath: $0)] } ?? []
+            for r in try stage.run(exp, output: output, progress: !quiet) {
                 say("\(r.plate): \(r.cells) cells\(r.reused ? " (up to date)" : String(format: ", %.0f cells/s", Double(r.cells) / max(r.seconds, 1e-9)))")
             }
             guard match || wellsCsv != nil else { return }

@@ -53,7 +53,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Folder with BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv to join (for Ljosa's per-well file).") var bbbc021: String?
     @Option(help: "First aggregate rows by these columns (e.g. cells to wells: Metadata_Plate,Metadata_Well), or none.") var aggregateBy = "none"
     @Option(help: "Aggregation: mean or median.") var operation = "mean"
-    @Option(help: "Normalization: none, zscore, robust, tvn-pca or tvn-zca.") var normalize = "zscore"
+    @Option(help: "Normalization: none, zscore, robust, tvn-pca, tvn-zca or zscore-tvn.") var normalize = "zscore"
     @Option(help: "Column whose groups are normalized separately (none: all rows together).") var groupBy = "Metadata_Plate"
     @Option(help: "Control rows as COLUMN=VALUE.") var controls = "Metadata_Compound=DMSO"
     @Option(help: "TVN: shrinkage of the control covariance towards its diagonal (0...1).") var shrinkage = 0.0
@@ -71,25 +71,12 @@ struct ProfileCommand: ParsableCommand {
                 throw MorphoError.config(key: "operation", problem: "'\(operation)' is not mean or median")
             }
             if !columns(aggregateBy).isEmpty { table = try Aggregate.aggregate(table, by: columns(aggregateBy), operation: op) }
-            let parts = controls.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw MorphoError.config(key: "controls", problem: "'\(controls)' is not COLUMN=VALUE") }
-            let spec = Controls(column: parts[0], value: parts[1])
-            let group = groupBy == "none" ? nil : groupBy
-            let normalization: ProfilePipeline.Normalization
-            switch normalize {
-            case "none": normalization = .none
-            case "zscore": normalization = .controls(ControlNormalization(method: .standardize, groupBy: group, controls: spec))
-            case "robust": normalization = .controls(ControlNormalization(method: .robustStandardize, groupBy: group, controls: spec))
-            case "tvn-pca", "tvn-zca":
-                normalization = .tvn(TypicalVariationNormalization(whitening: normalize == "tvn-pca" ? .pca : .zca, controls: spec,
-                                                                   centerBy: group, shrinkage: shrinkage, components: components,
-                                                                   alignBatches: alignBatches))
-            default:
-                throw MorphoError.config(key: "normalize", problem: "'\(normalize)' is not none, zscore, robust, tvn-pca or tvn-zca")
-            }
-            let selection = select ? SelectFeatures(minReplicateCorrelation: minReplicateCorrelation, correlationCutoff: correlationCutoff) : nil
-            let pipeline = ProfilePipeline(name: "cli", selection: selection, normalization: normalization,
-                                           treatmentStrata: columns(treatmentBy))
+            var settings = ProfileSettings()
+            settings.normalization = normalize; settings.controls = controls; settings.groupBy = groupBy
+            settings.shrinkage = shrinkage; settings.components = components; settings.alignBatches = alignBatches
+            settings.select = select; settings.minReplicateCorrelation = minReplicateCorrelation
+            settings.correlationCutoff = correlationCutoff; settings.treatmentBy = columns(treatmentBy)
+            let pipeline = try settings.pipeline(name: "cli", key: "profile")
             let (rows, notes) = try pipeline.normalizedRows(table)
             let result = pipeline.treatmentStrata.isEmpty ? rows : try Aggregate.aggregate(rows, by: pipeline.treatmentStrata, operation: op)
             for note in notes { say(note) }
@@ -121,25 +108,14 @@ struct MatchCommand: ParsableCommand {
             let wells = try readTable(input, bbbc021: nil)
             guard let sim = Similarity(rawValue: similarity) else { throw MorphoError.config(key: "similarity", problem: "'\(similarity)' is not cosine or pearson") }
             let (nsc, nscb) = try BBBC021Benchmark.evaluate(normalized: wells, wells: wells, similarity: sim, k: k)
-            var json = [String: Any]()
             for r in [nsc, nscb] {
                 say("\(r.matchingProtocol.rawValue): \(r.correct)/\(r.scored) = \(String(format: "%.3f", r.accuracy)), mAP \(String(format: "%.3f", r.meanAveragePrecision))")
                 for moa in r.moas {
                     if let m = r.perMoA[moa] { say("  \(moa): \(m.correct)/\(m.scored)") }
                 }
-                json[r.matchingProtocol.rawValue] = [
-                    "scored": r.scored, "correct": r.correct, "accuracy": r.accuracy, "mAP": r.meanAveragePrecision,
-                    "perMoA": r.perMoA.mapValues { ["correct": $0.correct, "scored": $0.scored] },
-                    "moas": r.moas, "confusion": r.confusion,
-                    "predictions": r.predictions.map { ["treatment": $0.query, "moa": $0.truth, "predicted": $0.predicted,
-                                                        "neighbour": $0.neighbour, "similarity": $0.similarity] },
-                ] as [String: Any]
             }
             if let out {
-                json["similarity"] = sim.rawValue
-                json["k"] = k
-                let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-                try AtomicFile.write(data, to: URL(fileURLWithPath: out))
+                try AtomicFile.write(try MatchResult.json([nsc, nscb], similarity: sim, k: k), to: URL(fileURLWithPath: out))
                 say("wrote \(out)")
             }
         }

@@ -1,0 +1,226 @@
+import Foundation
+import MorphoCore
+import MorphoIO
+import Synthetic
+import Yams
+
+/// The stages a pipeline file may name.
+public struct StageRegistry: @unchecked Sendable {
+    public private(set) var stages: [String: any PipelineStage.Type] = [:]
+    public private(set) var order: [String] = []
+
+    public init(_ stages: [any PipelineStage.Type]) { for s in stages { register(s) } }
+
+    /// Adds a stage type (a later registration of the same name replaces the earlier one).
+    public mutating func register(_ stage: any PipelineStage.Type) {
+        if stages[stage.name] == nil { order.append(stage.name) }
+        stages[stage.name] = stage
+    }
+}
+
+/// A stage of a loaded pipeline with its config bound (type-erased).
+public struct BoundStage: @unchecked Sendable {
+    public let name: String
+    public let scope: UnitScope
+    public let inputs: [[Artifact]]
+    public let outputs: [Artifact]
+    /// The resolved config (defaults + the file's settings) as sorted snake_case JSON.
+    public let configJSON: Data
+    let runBody: (StageContext) throws -> [UnitOutcome]
+    let mainOutputBody: (String, StageContext) -> URL
+    let metricsBody: (StageContext) -> [String: Double]
+
+    public func run(_ context: StageContext) throws -> [UnitOutcome] { try runBody(context) }
+    public func mainOutput(unit: String, context: StageContext) -> URL { mainOutputBody(unit, context) }
+    public func metrics(_ context: StageContext) -> [String: Double] { metricsBody(context) }
+
+    static func bind<S: PipelineStage>(_ type: S.Type, node: Node?, file: String) throws -> BoundStage {
+        let config = try ConfigDecoding.decode(S.defaults, from: node, path: "stages.\(S.name)", file: file)
+        try S.validate(config)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return BoundStage(name: S.name, scope: S.scope, inputs: S.inputs(config), outputs: S.outputs(config),
+                          configJSON: try encoder.encode(config),
+                          runBody: { try S.run(config, context: $0) },
+                          mainOutputBody: { S.mainOutput(config, unit: $0, context: $1) },
+                          metricsBody: { S.metrics(config, context: $0) })
+    }
+}
+
+/// Where a pipeline's images come from: a BBBC021-style image.csv, a CellProfiler LoadData CSV, or a
+/// synthetic screen generated into `<output>/screen` (seeded, so every machine makes the same one).
+public enum ExperimentSource: Sendable {
+    case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?)
+    case loaddata(csv: URL, moa: URL?, images: URL?)
+    case synthetic(SyntheticConfig)
+}
+
+/// A pipeline file: `name`, `output` (the run folder), `threads`, `experiment` and `stages`.
+/// Relative paths are relative to the working directory.
+///
+/// ```yaml
+/// name: quickstart
+/// output: Data/quickstart
+/// experiment:
+///   synthetic: {preset: small, seed: 7}
+/// stages:
+///   - illumination: {median_filter_size: 51}
+///   - segmentation: {}
+/// ```
+public struct Pipeline: Sendable {
+    public var name: String
+    public var file: URL
+    public var output: URL
+    public var threads: Int
+    public var source: ExperimentSource
+    public var plates: [String]?
+    public var stages: [BoundStage]
+    /// The file's bytes and content hash (for the manifest).
+    public var text: String
+    public var hash: String
+    public var overrides: [String]
+
+    static let topKeys = ["name", "output", "threads", "experiment", "stages"]
+
+    /// Loads and checks a pipeline file. `overrides` are `key.path=value` settings applied on top of the
+    /// file (e.g. `experiment.bbbc021.images=/data/BBBC021`, `stages.train.epochs=2`, `output=run2`).
+    public static func load(_ url: URL, overrides: [String] = [], registry: StageRegistry = .standard) throws -> Pipeline {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw MorphoError.file(path: url.path, problem: "cannot read pipeline file")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        return try parse(text, file: url, overrides: overrides, registry: registry)
+    }
+
+    public static func parse(_ text: String, file url: URL, overrides: [String] = [], registry: StageRegistry = .standard) throws -> Pipeline {
+        let file = url.lastPathComponent
+        var root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw MorphoError.config(key: file, problem: "empty pipeline file") }
+            root = node
+        } catch let error as YamlError {
+            throw MorphoError.config(key: file, problem: "not valid YAML: \(error)")
+        }
+        root = try applying(overrides, to: root, file: file)
+        guard case .mapping(let top) = root else { throw MorphoError.config(key: file, problem: "\(ConfigDecoding.line(root)): expected a mapping") }
+        for (k, _) in top where !topKeys.contains(k.string ?? "") {
+            throw MorphoError.config(key: k.string ?? "?", problem: "\(file) \(ConfigDecoding.line(k)): unknown key (known: \(topKeys.joined(separator: ", ")))")
+        }
+        func string(_ key: String) throws -> String? {
+            guard let n = top[key] else { return nil }
+            guard case .scalar(let s) = n else { throw MorphoError.config(key: key, problem: "\(file) \(ConfigDecoding.line(n)): expected a string") }
+            return s.string
+        }
+        let name = try string("name") ?? url.deletingPathExtension().lastPathComponent
+        guard let output = try string("output") else { throw MorphoError.config(key: "output", problem: "\(file): give the run folder as `output:`") }
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+        if let n = top["threads"] {
+            guard let t = n.int, t > 0 else { throw MorphoError.config(key: "threads", problem: "\(file) \(ConfigDecoding.line(n)): expected a positive integer") }
+            threads = t
+        }
+        guard let experiment = top["experiment"] else { throw MorphoError.config(key: "experiment", problem: "\(file): give the input as `experiment:`") }
+        let (source, plates) = try parseExperiment(experiment, file: file)
+
+        guard let stagesNode = top["stages"], case .sequence(let list) = stagesNode else {
+            throw MorphoError.config(key: "stages", problem: "\(file): give `stages:` as a list, e.g. `- illumination: {}`")
+        }
+        var stages = [BoundStage]()
+        var made: Set<Artifact> = [.images]
+        for item in list {
+            guard case .mapping(let m) = item, m.count == 1, let (k, v) = m.first, let stageName = k.string else {
+                throw MorphoError.config(key: "stages", problem: "\(file) \(ConfigDecoding.line(item)): each stage is one `- name: {settings}` entry")
+            }
+            guard let type = registry.stages[stageName] else {
+                throw MorphoError.config(key: "stages.\(stageName)", problem: "\(file) \(ConfigDecoding.line(k)): unknown stage (known: \(registry.order.joined(separator: ", ")))")
+            }
+            guard !stages.contains(where: { $0.name == stageName }) else {
+                throw MorphoError.config(key: "stages.\(stageName)", problem: "\(file) \(ConfigDecoding.line(k)): stage listed twice")
+            }
+            let bound = try BoundStage.bind(type, node: v, file: file)
+            for need in bound.inputs where made.isDisjoint(with: need) {
+                throw MorphoError.config(key: "stages.\(stageName)", problem: "\(file) \(ConfigDecoding.line(k)): needs \(need.map(\.name).joined(separator: " or ")), which no earlier stage makes")
+            }
+            made.formUnion(bound.outputs)
+            stages.append(bound)
+        }
+        return Pipeline(name: name, file: url, output: URL(fileURLWithPath: output), threads: threads, source: source, plates: plates,
+                        stages: stages, text: text, hash: ContentHash.of(Data(text.utf8)), overrides: overrides)
+    }
+
+    static func parseExperiment(_ node: Node, file: String) throws -> (ExperimentSource, [String]?) {
+        guard case .mapping(let m) = node else { throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): expected a mapping") }
+        let keys = ["bbbc021", "loaddata", "synthetic", "plates"]
+        for (k, _) in m where !keys.contains(k.string ?? "") {
+            throw MorphoError.config(key: "experiment.\(k.string ?? "?")", problem: "\(file) \(ConfigDecoding.line(k)): unknown key (known: \(keys.joined(separator: ", ")))")
+        }
+        let plates = try m["plates"].map { n -> [String] in
+            guard case .sequence(let s) = n else { throw MorphoError.config(key: "experiment.plates", problem: "\(file) \(ConfigDecoding.line(n)): expected a list") }
+            return s.compactMap(\.string)
+        }
+        let given = ["bbbc021", "loaddata", "synthetic"].filter { m[$0] != nil }
+        guard given.count == 1 else {
+            throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): give exactly one of bbbc021, loaddata, synthetic")
+        }
+        func path(_ s: String?) -> URL? { s.map { URL(fileURLWithPath: $0) } }
+        switch given[0] {
+        case "bbbc021":
+            let c = try ConfigDecoding.decode(BBBC021Section(), from: m["bbbc021"], path: "experiment.bbbc021", file: file)
+            guard !c.imageCsv.isEmpty, !c.moaCsv.isEmpty else {
+                throw MorphoError.config(key: "experiment.bbbc021", problem: "\(file): give image_csv and moa_csv")
+            }
+            return (.bbbc021(imageCSV: URL(fileURLWithPath: c.imageCsv), moaCSV: URL(fileURLWithPath: c.moaCsv), images: path(c.images)), plates)
+        case "loaddata":
+            let c = try ConfigDecoding.decode(LoadDataSection(), from: m["loaddata"], path: "experiment.loaddata", file: file)
+            guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }
+            return (.loaddata(csv: URL(fileURLWithPath: c.csv), moa: path(c.moa), images: path(c.images)), plates)
+        default:
+            let node = m["synthetic"]!
+            var preset = "small"
+            var rest = node
+            if case .mapping(var sm) = node, let p = sm["preset"] {
+                preset = p.string ?? preset
+                sm["preset"] = nil
+                rest = .mapping(sm)
+            }
+            let base = try SyntheticConfig.preset(preset)
+            return (.synthetic(try ConfigDecoding.decode(base, from: rest, path: "experiment.synthetic", file: file)), plates)
+        }
+    }
+
+    struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String? }
+    struct LoadDataSection: Codable { var csv = ""; var moa: String?; var images: String? }
+
+    /// `a.b.c=value` overrides set into the document (lists by index: `stages.2.train.epochs=1` is also
+    /// reachable as `stages.train.epochs=1`, by stage name).
+    static func applying(_ overrides: [String], to root: Node, file: String) throws -> Node {
+        var root = root
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "=") else { throw MorphoError.config(key: o, problem: "an override is KEY.PATH=VALUE") }
+            let keys = o[..<eq].split(separator: ".").map(String.init)
+            let valueText = String(o[o.index(after: eq)...])
+            guard let value = try Yams.compose(yaml: valueText.isEmpty ? "''" : valueText) else { continue }
+            root = try set(keys[...], value, in: root, whole: String(o[..<eq]))
+        }
+        return root
+    }
+
+    static func set(_ keys: ArraySlice<String>, _ value: Node, in node: Node, whole: String) throws -> Node {
+        guard let key = keys.first else { return value }
+        switch node {
+        case .mapping(var m):
+            m[Node(key)] = try set(keys.dropFirst(), value, in: m[key] ?? Node([(Node, Node)]()), whole: whole)
+            return .mapping(m)
+        case .sequence(var s):
+            // By stage name: the entry whose single key is `key`.
+            if let i = s.firstIndex(where: { if case .mapping(let m) = $0 { return m[key] != nil } else { return false } }) {
+                s[i] = try set(keys, value, in: s[i], whole: whole)
+                return .sequence(s)
+            }
+            throw MorphoError.config(key: whole, problem: "no stage '\(key)' in the pipeline")
+        default:
+            if node.null != nil { return try set(keys, value, in: Node([(Node, Node)]()), whole: whole) }
+            throw MorphoError.config(key: whole, problem: "'\(key)' is set inside a value that is not a mapping")
+        }
+    }
+}
