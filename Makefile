@@ -23,4 +23,4 @@ test: test-venv
 	MORPHO_TEST_PYTHON=$(CURDIR)/.venv-test/bin/python MORPHO_REQUIRE_PEERS=1 $(SWIFT) test
 
 clean:
-	rm -rf .build .venv-test Data/demo
+	rm -rf .build .venv-test Data/quickstart

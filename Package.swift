@@ -80,6 +80,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["MorphoCore", "MorphoIO", "Segmentation", "Cropping", "NeuralNetwork",
                                                         "Embedding", "Training", "MoAMatching", "MorphoTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["MorphoCore", "Pipeline", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -7,6 +7,7 @@ packages=(pkg-config zlib1g-dev libtiff-dev libhdf5-dev libopencv-dev libopenbla
 if [[ "${1:-}" == "--test" ]]; then
     command -v python3 >/dev/null || packages+=(python3)
     python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
+    packages+=(chromium)   # the report test renders report.html in headless Chromium
 fi
 
 missing=()

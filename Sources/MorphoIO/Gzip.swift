@@ -46,10 +46,11 @@ public enum Gzip {
         return output
     }
 
-    /// Deflates `data` into a gzip stream at `level` (1 fastest ... 9 smallest).
-    public static func compress(_ data: Data, level: Int32 = 6) -> Data {
+    /// Deflates `data` into a gzip stream at `level` (1 fastest ... 9 smallest); `zlibWrapper` gives a
+    /// zlib stream instead (RFC 1950, as PNG wants).
+    public static func compress(_ data: Data, level: Int32 = 6, zlibWrapper: Bool = false) -> Data {
         var stream = z_stream()
-        let ok = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+        let ok = deflateInit2_(&stream, level, Z_DEFLATED, zlibWrapper ? 15 : 15 + 16, 8, Z_DEFAULT_STRATEGY,
                                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         precondition(ok == Z_OK, "zlib deflateInit2 failed")
         defer { deflateEnd(&stream) }

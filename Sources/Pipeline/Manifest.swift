@@ -100,6 +100,8 @@ extension PipelineRunner {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try AtomicFile.write(try encoder.encode(manifest), to: RunManifest.url(run: pipeline.output))
+        let report = try RunReport(runner: self, experiment: experiment, manifest: manifest).write()
         log("manifest: \(RunManifest.url(run: pipeline.output).path)")
+        log("report: \(report.path)")
     }
 }

@@ -94,7 +94,9 @@ public struct ScreenWriter: Sendable {
             defer { reporter.advance() }
             let job = jobs[j]
             let truthCSV = truthURL(out, job).appendingPathExtension("csv")
-            if FileManager.default.fileExists(atPath: truthCSV.path) { return false }
+            // Done when its truth table (written last) and every channel image exist; else rendered again.
+            if FileManager.default.fileExists(atPath: truthCSV.path),
+               Self.channelSuffixes.indices.allSatisfy({ FileManager.default.fileExists(atPath: imageURL(out, job, channel: $0).path) }) { return false }
             let plateIndex = design.plates.firstIndex { $0.name == job.plate.name }!
             let phenotype = try Phenotype.of(job.well.treatment, control: design.control,
                                              ec50: ec50[job.well.treatment.compound] ?? 1)

@@ -1,43 +1,45 @@
 import ArgumentParser
 import Foundation
 import MorphoCore
-import MorphoIO
-import Synthetic
+import Pipeline
 
-/// `morpho demo`: the built-in example. Generates a small synthetic BBBC021-like screen, reads it back
-/// through the BBBC021 reader and summarises it with its ground truth.
+/// `morpho demo`: the built-in example. Runs `Pipelines/quickstart.yaml`: a synthetic BBBC021-like screen
+/// through illumination correction, segmentation, crops, a short weakly supervised training, embeddings,
+/// TVN profiles and NSC/NSCB matching; prints the results and the report's path.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the built-in example: generate a synthetic BBBC021-like screen and summarise it."
+        abstract: "Run the built-in example: Pipelines/quickstart.yaml on a generated BBBC021-like screen, then print the MoA table."
     )
 
-    @Option(help: "Output folder.") var out = "Data/demo"
-    @Option(help: "Size preset: tiny, small or realistic.") var preset = "small"
+    @Option(help: "The pipeline to run.") var pipeline = "Pipelines/quickstart.yaml"
+    @Option(name: .customLong("set"), help: "Override a setting: KEY.PATH=VALUE (repeatable).") var overrides: [String] = []
     @Flag(help: "No progress on stderr.") var quiet = false
 
     func run() throws {
         try Morpho.reportingErrors {
-            let config = try SyntheticConfig.preset(preset)
-            let outURL = URL(fileURLWithPath: out)
-            say("Morpho \(MorphoVersion.current) demo: synthetic BBBC021-like screen (preset '\(preset)', seed \(config.seed))")
-            let summary = try ScreenWriter(config: config, design: ScreenDesign.make(config), source: "synthetic")
-                .write(to: outURL, overwrite: false, progress: !quiet)
-            say("generated \(summary.fields) fields (\(summary.fieldsRendered) rendered now) of \(config.fieldWidth)x\(config.fieldHeight) px in \(String(format: "%.1f", summary.seconds)) s")
-
-            let (experiment, report) = try BBBC021Layout.read(
-                imageCSV: outURL.appendingPathComponent("image.csv"), moaCSV: outURL.appendingPathComponent("moa.csv"),
-                options: .init(imageRoot: outURL.appendingPathComponent("images"), checkFiles: true))
-            say("\nread back through the BBBC021 reader:")
-            say(experiment.summary)
-            for w in report.warnings { say("warning: \(w)") }
-
-            let truth = try CSV.read(outURL.appendingPathComponent("truth/nuclei.csv.gz"))
-            let rounded = try truth.column("Rounded").filter { $0 == "1" }.count
-            say("\nground truth: \(truth.rowCount) nuclei (\(rounded) rounded/mitotic), mean \(String(format: "%.1f", Double(truth.rowCount) / Double(max(summary.fields, 1)))) per field")
-            let first = experiment.plates[0].wells[0].sites[0]
-            let dapi = try TIFF.readImage(first.files["DAPI"]!)
-            say("example field \(experiment.plates[0].name) \(experiment.plates[0].wells[0].id) s\(first.index): DAPI \(dapi.width)x\(dapi.height) \(dapi.bitDepth), range \(formatNumber(Double(dapi.range.min)))...\(formatNumber(Double(dapi.range.max)))")
-            say("\nscreen written to \(outURL.path) (images/, image.csv, moa.csv, truth/)")
+            let loaded = try Pipeline.load(URL(fileURLWithPath: pipeline), overrides: overrides)
+            say("Morpho \(MorphoVersion.current) demo: \(pipeline) -> \(loaded.output.path)")
+            say("stages: \(loaded.stages.map(\.name).joined(separator: " -> "))")
+            var runner = PipelineRunner(pipeline: loaded)
+            runner.progress = !quiet
+            runner.log = { say($0) }
+            let start = Date()
+            try runner.run()
+            say(String(format: "\nfinished in %.0f s (a rerun reuses every finished unit)", Date().timeIntervalSince(start)))
+            let moa = loaded.output.appendingPathComponent("moa/moa.json")
+            if let data = FileManager.default.contents(atPath: moa.path),
+               let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                say("\nMoA matching (1-NN, \(json["similarity"] ?? "")):")
+                for p in ["NSC", "NSCB"] {
+                    guard let r = json[p] as? [String: Any] else { continue }
+                    let acc = (r["accuracy"] as? NSNumber).map { String(format: "%.3f", $0.doubleValue) }
+                    say("  \(p.padding(toLength: 5, withPad: " ", startingAt: 0)) \(r["correct"] ?? 0)/\(r["scored"] ?? 0) = \(acc ?? "n/a (no treatment has a neighbour in another batch)")")
+                }
+                if let nsc = json["NSC"] as? [String: Any], let moas = nsc["moas"] as? [String], let per = nsc["perMoA"] as? [String: [String: Int]] {
+                    for m in moas { say("    \(m.padding(toLength: 28, withPad: " ", startingAt: 0)) \(per[m]?["correct"] ?? 0)/\(per[m]?["scored"] ?? 0)") }
+                }
+            }
+            say("\nreport: \(RunReport.url(run: loaded.output).path)")
         }
     }
 }

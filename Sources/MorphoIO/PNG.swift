@@ -1,0 +1,40 @@
+import CZlib
+import Foundation
+
+/// 8-bit PNG encoding (grey or RGB, no filtering, zlib-deflated; PNG specification 1.2), for reports
+/// and quick looks.
+public enum PNG {
+    /// The PNG bytes of a `width` x `height` image with `channels` (1 = grey, 3 = RGB) interleaved bytes per pixel.
+    public static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) -> Data {
+        precondition(channels == 1 || channels == 3, "PNG: 1 or 3 channels")
+        precondition(pixels.count == width * height * channels, "PNG: \(pixels.count) bytes for \(width)x\(height)x\(channels)")
+        var raw = [UInt8]()
+        raw.reserveCapacity((width * channels + 1) * height)
+        for y in 0..<height {
+            raw.append(0)  // filter type none
+            raw.append(contentsOf: pixels[(y * width * channels)..<((y + 1) * width * channels)])
+        }
+        var out = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        var header = Data()
+        header.append(bigEndian: UInt32(width)); header.append(bigEndian: UInt32(height))
+        header.append(contentsOf: [8, channels == 3 ? 2 : 0, 0, 0, 0])
+        chunk("IHDR", header, into: &out)
+        chunk("IDAT", Gzip.compress(Data(raw), zlibWrapper: true), into: &out)
+        chunk("IEND", Data(), into: &out)
+        return out
+    }
+
+    static func chunk(_ type: String, _ data: Data, into out: inout Data) {
+        out.append(bigEndian: UInt32(data.count))
+        let body = Data(type.utf8) + data
+        out.append(body)
+        let crc = body.withUnsafeBytes { crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count)) }
+        out.append(bigEndian: UInt32(crc))
+    }
+}
+
+extension Data {
+    mutating func append(bigEndian v: UInt32) {
+        append(contentsOf: [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)])
+    }
+}

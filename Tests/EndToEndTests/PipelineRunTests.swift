@@ -1,0 +1,135 @@
+import Foundation
+import MorphoCore
+import MorphoIO
+import MorphoTestSupport
+import Testing
+
+/// A small pipeline over a tiny synthetic screen: every stage, a short training.
+enum TinyPipeline {
+    static func text(output: URL) -> String {
+        """
+        name: tiny
+        output: \(output.path)
+        threads: 2
+        experiment:
+          synthetic: {preset: tiny, seed: 3}
+        stages:
+          - illumination: {median_filter_size: 31}
+          - segmentation: {save_labels: true}
+          - crop: {box_size: 32, edge: pad}
+          - train: {width: 4, epochs: 2, steps_per_epoch: 4, batch_size: 16, seed: 2}
+          - embed: {taps: [layer2, pool]}
+          - profile: {normalization: tvn-pca}
+          - match: {}
+        """
+    }
+
+    /// Writes the pipeline file for a run into `folder/run` and returns the file.
+    static func file(in folder: URL) throws -> URL {
+        let url = folder.appendingPathComponent("tiny.yaml")
+        try text(output: folder.appendingPathComponent("run")).write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// One finished run shared by the tests that only read it.
+    static let finished: URL = {
+        let dir = TestPaths.temporaryDirectory("pipeline-finished")
+        let file = try! TinyPipeline.file(in: dir)
+        let r = try! MorphoBinary.run(["run", file.path, "--quiet"])
+        precondition(r.status == 0, "tiny pipeline failed: \(r.stderr)")
+        return dir.appendingPathComponent("run")
+    }()
+
+    /// The embeddings of every plate of a run, as arrays.
+    static func embeddings(_ run: URL) throws -> [[Float]] {
+        try ["Week1_22123", "Week2_22223"].flatMap { plate -> [[Float]] in
+            let file = try HDF5File(opening: run.appendingPathComponent("embeddings/\(plate).h5"))
+            defer { file.close() }
+            return try ["layer2", "pool"].map { try file.readItems("/embeddings/\($0)").values }
+        }
+    }
+}
+
+@Suite struct PipelineRunTests {
+    @Test func fullRunThenEverythingIsReused() throws {
+        let run = TinyPipeline.finished
+        for f in ["manifest.json", "report.html", "moa/moa.json", "profiles/treatments.csv", "model/model.h5", "embeddings/Week2_22223.h5"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(f).path), "\(f)")
+        }
+        let again = try MorphoBinary.run(["run", run.deletingLastPathComponent().appendingPathComponent("tiny.yaml").path])
+        #expect(again.status == 0, "\(again.stderr)")
+        for stage in ["illumination", "segmentation", "crop", "embed"] {
+            #expect(again.stderr.contains("\(stage): 0 unit(s) run, 2 up to date"), "\(stage): \(again.stderr)")
+        }
+        #expect(again.stderr.contains("train: 0 unit(s) run, 1 up to date") && again.stdout.contains("MoA matching: NSC"))
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("manifest.json"))) as! [String: Any]
+        #expect((manifest["seeds"] as? [String: Any])?["stages.train"] as? Int == 2)
+        let stages = manifest["stages"] as! [[String: Any]]
+        #expect(stages.map { $0["stage"] as! String } == ["illumination", "segmentation", "crop", "train", "embed", "profile", "match"])
+        let illum = (stages[0]["units"] as! [[String: Any]])[0]
+        #expect(illum["inputs"] as? Int == 84 && (illum["inputs_hash"] as? String)?.count == 32)   // 28 fields x 3 channels
+    }
+
+    @Test func killedRunResumesWithIdenticalOutputs() throws {
+        let dir = TestPaths.temporaryDirectory("pipeline-kill")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = try TinyPipeline.file(in: dir)
+        let run = dir.appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = MorphoBinary.url
+        process.arguments = ["run", file.path, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let marker = run.appendingPathComponent("crops/Week1_22123.h5.done.json")
+        while process.isRunning, !FileManager.default.fileExists(atPath: marker.path) { usleep(10_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
+        #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent("manifest.json").path))
+
+        let resumed = try MorphoBinary.run(["run", file.path])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("illumination: 0 unit(s) run, 2 up to date"), "\(resumed.stderr)")
+        let reference = TinyPipeline.finished
+        for f in ["profiles/treatments.csv", "moa/moa.json", "locations/Week2_22223.csv"] {
+            #expect(try Data(contentsOf: run.appendingPathComponent(f)) == Data(contentsOf: reference.appendingPathComponent(f)), "\(f) differs")
+        }
+        #expect(try TinyPipeline.embeddings(run) == TinyPipeline.embeddings(reference))
+    }
+
+    @Test func aBadImageStopsTheRunNamingStageAndFileThenTheRunResumes() throws {
+        let dir = TestPaths.temporaryDirectory("pipeline-bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = try TinyPipeline.file(in: dir)
+        #expect(try MorphoBinary.run(["run", file.path, "--until", "illumination", "--quiet"]).status == 0)
+        let images = dir.appendingPathComponent("run/screen/images")
+        let victim = try FileManager.default.subpathsOfDirectory(atPath: images.path).filter { $0.contains("Week2") && $0.hasSuffix(".tif") }.sorted()[0]
+        try Data("not a tiff".utf8).write(to: images.appendingPathComponent(victim))
+        let bad = try MorphoBinary.run(["run", file.path, "--quiet"])
+        #expect(bad.status == 1 && bad.stderr.contains("stage illumination") && bad.stderr.contains((victim as NSString).lastPathComponent), "\(bad.stderr)")
+        // Removing the broken file lets the generator render it again; only the broken plate is redone.
+        try FileManager.default.removeItem(at: images.appendingPathComponent(victim))
+        let fixed = try MorphoBinary.run(["run", file.path, "--until", "segmentation"])
+        #expect(fixed.status == 0 && fixed.stderr.contains("illumination: 0 unit(s) run, 2 up to date"), "\(fixed.stderr)")
+    }
+
+    @Test func reportRendersInChromiumWithEveryImage() throws {
+        let report = TinyPipeline.finished.appendingPathComponent("report.html")
+        let html = try String(contentsOf: report, encoding: .utf8)
+        for section in ["Pipeline", "Nuclei per well", "Segmentation", "Illumination functions", "Mechanism-of-action matching", "Treatment profiles"] {
+            #expect(html.contains(section), "\(section)")
+        }
+        #expect(!html.contains("http://") || !html.contains("src=\"http"), "the report must not load anything from the network")
+        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            #expect(!Peers.required, "make test installs chromium; it is missing")
+            return
+        }
+        let r = try runProcessCapturing(URL(fileURLWithPath: chromium), ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                                                                        "--dump-dom", report.absoluteString])
+        let images = html.components(separatedBy: "<img ").count - 1
+        #expect(images >= 6)   // 3 fields + 3 illumination functions
+        #expect(r.stdout.contains("data-images=\"\(images)/\(images)\""), "rendered DOM: \(r.stdout.prefix(300)) \(r.stderr.suffix(300))")
+        #expect(r.stdout.contains("data-svgs=\"5\""))
+    }
+}
