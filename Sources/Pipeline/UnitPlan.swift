@@ -15,6 +15,10 @@ public struct UnitPlan: Codable, Sendable {
     }
     public var pipeline: String
     public var output: String
+    /// Engine threads each unit uses (a workflow engine schedules by it).
+    public var threads: Int
+    /// The file that marks the whole run finished (written by a plain `morpho run` once all units are done).
+    public var manifest: String
     public var plates: [String]
     public var units: [Unit]
 }
@@ -41,6 +45,7 @@ extension PipelineRunner {
             }
             earlier.append((stage, done))
         }
-        return UnitPlan(pipeline: pipeline.file.path, output: pipeline.output.path, plates: experiment.plates.map(\.name), units: units)
+        return UnitPlan(pipeline: pipeline.file.path, output: pipeline.output.path, threads: pipeline.threads,
+                        manifest: RunManifest.url(run: pipeline.output).path, plates: experiment.plates.map(\.name), units: units)
     }
 }

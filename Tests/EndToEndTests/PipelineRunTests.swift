@@ -133,3 +133,27 @@ enum TinyPipeline {
         #expect(r.stdout.contains("data-svgs=\"5\""))
     }
 }
+
+@Suite struct WorkflowEngineTests {
+    /// The Snakefile runs every unit as its own `morpho run` job and gives what `morpho run` gives.
+    @Test func snakemakeRunEqualsMorphoRun() throws {
+        guard let python = Peers.python, FileManager.default.isExecutableFile(atPath: python.deletingLastPathComponent().appendingPathComponent("snakemake").path) else {
+            #expect(!Peers.required, "make test installs snakemake into the test venv; it is missing")
+            return
+        }
+        let dir = TestPaths.temporaryDirectory("snakemake")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = try TinyPipeline.file(in: dir)
+        let snakemake = python.deletingLastPathComponent().appendingPathComponent("snakemake")
+        let r = try runProcessCapturing(snakemake, ["-s", TestPaths.repoRoot.appendingPathComponent("Pipelines/Snakefile").path, "--cores", "2",
+                                                    "--directory", dir.path, "--config", "pipeline=\(file.path)", "morpho=\(MorphoBinary.url.path)"])
+        #expect(r.status == 0, "\(r.stderr.suffix(2000))")
+        #expect(r.stderr.contains("13 of 13 steps (100%) done"), "\(r.stderr.suffix(1000))")   // 2+2+2+1+2+1+1 units and the finish
+        let run = dir.appendingPathComponent("run"), reference = TinyPipeline.finished
+        for f in ["profiles/treatments.csv", "moa/moa.json", "locations/Week1_22123.csv"] {
+            #expect(try Data(contentsOf: run.appendingPathComponent(f)) == Data(contentsOf: reference.appendingPathComponent(f)), "\(f) differs")
+        }
+        #expect(try TinyPipeline.embeddings(run) == TinyPipeline.embeddings(reference))
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("report.html").path))
+    }
+}
