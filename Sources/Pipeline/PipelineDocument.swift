@@ -51,7 +51,7 @@ public struct BoundStage: @unchecked Sendable {
 /// Where a pipeline's images come from: a BBBC021-style image.csv, a CellProfiler LoadData CSV, or a
 /// synthetic screen generated into `<output>/screen` (seeded, so every machine makes the same one).
 public enum ExperimentSource: Sendable {
-    case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?)
+    case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?, annotatedOnly: Bool, checkFiles: Bool)
     case loaddata(csv: URL, moa: URL?, images: URL?)
     case synthetic(SyntheticConfig)
 }
@@ -169,7 +169,8 @@ public struct Pipeline: Sendable {
             guard !c.imageCsv.isEmpty, !c.moaCsv.isEmpty else {
                 throw MorphoError.config(key: "experiment.bbbc021", problem: "\(file): give image_csv and moa_csv")
             }
-            return (.bbbc021(imageCSV: URL(fileURLWithPath: c.imageCsv), moaCSV: URL(fileURLWithPath: c.moaCsv), images: path(c.images)), plates)
+            return (.bbbc021(imageCSV: URL(fileURLWithPath: c.imageCsv), moaCSV: URL(fileURLWithPath: c.moaCsv), images: path(c.images),
+                              annotatedOnly: c.annotatedOnly, checkFiles: c.checkFiles), plates)
         case "loaddata":
             let c = try ConfigDecoding.decode(LoadDataSection(), from: m["loaddata"], path: "experiment.loaddata", file: file)
             guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }
@@ -188,7 +189,9 @@ public struct Pipeline: Sendable {
         }
     }
 
-    struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String? }
+    /// `annotated_only`: only wells of compounds with a MoA (and the controls); `check_files: false` for
+    /// pipelines that read no images (profiles from a feature table).
+    struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String?; var annotatedOnly = false; var checkFiles = true }
     struct LoadDataSection: Codable { var csv = ""; var moa: String?; var images: String? }
 
     /// `a.b.c=value` overrides set into the document (lists by index: `stages.2.train.epochs=1` is also

@@ -40,8 +40,9 @@ public struct PipelineRunner {
     public func experiment() throws -> Experiment {
         var experiment: Experiment
         switch pipeline.source {
-        case .bbbc021(let imageCSV, let moaCSV, let images):
-            experiment = try BBBC021Layout.read(imageCSV: imageCSV, moaCSV: moaCSV, options: .init(imageRoot: images, checkFiles: true)).0
+        case .bbbc021(let imageCSV, let moaCSV, let images, let annotatedOnly, let checkFiles):
+            experiment = try BBBC021Layout.read(imageCSV: imageCSV, moaCSV: moaCSV,
+                                                options: .init(imageRoot: images, checkFiles: checkFiles, annotatedOnly: annotatedOnly)).0
         case .loaddata(let csv, let moa, let images):
             let annotations = try moa.map { try MoAAnnotations.read($0) }
             experiment = try LoadDataLayout.read(csv, options: .init(imageRoot: images, checkFiles: true, annotations: annotations)).0

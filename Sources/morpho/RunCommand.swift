@@ -64,8 +64,10 @@ struct RunCommand: ParsableCommand {
         func path(_ u: URL?) -> Node { Node(u?.path ?? "") }
         let experiment: Node
         switch p.source {
-        case .bbbc021(let i, let m, let images):
-            experiment = Node([(Node("bbbc021"), Node([(Node("image_csv"), path(i)), (Node("moa_csv"), path(m)), (Node("images"), path(images))]))])
+        case .bbbc021(let i, let m, let images, let annotated, let check):
+            experiment = Node([(Node("bbbc021"), Node([(Node("image_csv"), path(i)), (Node("moa_csv"), path(m)), (Node("images"), path(images)),
+                                                       (Node("annotated_only"), Node(annotated ? "true" : "false", Tag(.bool))),
+                                                       (Node("check_files"), Node(check ? "true" : "false", Tag(.bool)))]))])
         case .loaddata(let csv, let moa, let images):
             experiment = Node([(Node("loaddata"), Node([(Node("csv"), path(csv)), (Node("moa"), path(moa)), (Node("images"), path(images))]))])
         case .synthetic(let c):

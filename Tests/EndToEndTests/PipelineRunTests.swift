@@ -185,3 +185,29 @@ enum TinyPipeline {
         }
     }
 }
+
+@Suite struct BBBC021PipelineTests {
+    /// bbbc021-cellprofiler.yaml on the real per-well profiles gives what `morpho profile` + `morpho match` give.
+    @Test func cellProfilerPipelineMatchesTheProfileAndMatchCommands() throws {
+        let dir = TestPaths.temporaryDirectory("bbbc021-cp")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shared = TestPaths.bbbc021.path
+        let r = try MorphoBinary.run(["run", "Pipelines/bbbc021-cellprofiler.yaml", "--quiet", "--set", "output=\(dir.appendingPathComponent("run").path)",
+                                      "--set", "experiment.bbbc021.image_csv=\(shared)/BBBC021_v1_image.csv.gz",
+                                      "--set", "experiment.bbbc021.moa_csv=\(shared)/BBBC021_v1_moa.csv",
+                                      "--set", "stages.profile.table=\(shared)/ljosa2013_per_well_mean.csv.gz"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let wells = dir.appendingPathComponent("wells.csv").path, moa = dir.appendingPathComponent("moa.json").path
+        #expect(try MorphoBinary.run(["profile", TestPaths.ljosaProfiles.path, "--bbbc021", shared, "--normalize", "tvn-pca", "--shrinkage", "0.1",
+                                      "--align-batches", "Metadata_Batch", "--select", "--treatment-by", "none", "--out", wells]).status == 0)
+        #expect(try MorphoBinary.run(["match", wells, "--similarity", "cosine", "--out", moa]).status == 0)
+        let a = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run/moa/moa.json"))) as! [String: Any]
+        let b = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: moa))) as! [String: Any]
+        for p in ["NSC", "NSCB"] {
+            let x = a[p] as! [String: Any], y = b[p] as! [String: Any]
+            #expect(x["correct"] as? Int == y["correct"] as? Int && x["scored"] as? Int == y["scored"] as? Int, "\(p)")
+        }
+        #expect((a["NSC"] as! [String: Any])["scored"] as? Int == 103)   // the 103 annotated treatments
+        #expect(r.stdout.contains("MoA matching: NSC 0.8"), "\(r.stdout)")
+    }
+}

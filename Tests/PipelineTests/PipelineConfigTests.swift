@@ -131,3 +131,17 @@ import Testing
         #expect(throws: MorphoError.self) { try UnitKey(config: ["a": 1], inputs: [dir.appendingPathComponent("gone.tif")], output: output) }
     }
 }
+
+@Suite struct ShippedPipelineTests {
+    @Test func everyShippedPipelineLoads() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Pipelines").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files == ["bbbc021-cellprofiler.yaml", "bbbc021.yaml", "quickstart.yaml"])
+        for f in files {
+            let p = try Pipeline.load(folder.appendingPathComponent(f))
+            #expect(p.stages.last?.name == "match", "\(f)")
+        }
+        let seed = try Pipeline.load(folder.appendingPathComponent("bbbc021.yaml"))
+        #expect(seed.stages.map(\.name) == ["illumination", "segmentation", "crop", "train", "embed", "profile", "match"])
+    }
+}

@@ -37,8 +37,12 @@ public enum ProfilePipelineStage: PipelineStage {
             let wells: FeatureTable
             if let table = config.extra.table {
                 let url = URL(fileURLWithPath: table)
-                wells = context.experiment.plates.contains { !$0.batch.isEmpty }
-                    ? try BBBC021Layout.readProfiles(url, experiment: context.experiment) : try FeatureTableCSV.read(url)
+                // A table with its own MoA column is used as it is; else (Ljosa et al.'s file) annotations are joined.
+                if let plain = try? FeatureTableCSV.read(url), plain.metadataColumn("Metadata_MoA") != nil {
+                    wells = plain
+                } else {
+                    wells = try BBBC021Layout.readProfiles(url, experiment: context.experiment)
+                }
             } else {
                 wells = try EmbeddingProfiles.wells(folder: context.folder(.embeddings), experiment: context.experiment, tap: tap)
             }
