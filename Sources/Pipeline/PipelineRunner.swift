@@ -98,14 +98,13 @@ public struct PipelineRunner {
         try FileManager.default.createDirectory(at: pipeline.output, withIntermediateDirectories: true)
         let experiment = try experiment()
         let context = try context(experiment, plates: selection.plates)
+        let allPlates = try self.context(experiment, plates: nil)
         var runs = [StageRun]()
         for stage in try selectedStages(selection) {
             let stageStart = Date()
             let units: [UnitOutcome]
             do {
-                units = try stage.run(stage.scope == .all ? StageContext(runFolder: context.runFolder, experiment: experiment, plates: experiment.plates,
-                                                                          threads: context.threads, progress: context.progress, stageConfigs: context.stageConfigs)
-                                                          : context)
+                units = try stage.run(stage.scope == .all ? allPlates : context)
             } catch let error as MorphoError {
                 throw MorphoError.stage(stage.name, error)
             }

@@ -17,6 +17,10 @@ public enum IlluminationPipelineStage: PipelineStage {
     public static func mainOutput(_ config: Config, unit: String, context: StageContext) -> URL {
         IlluminationStore.url(folder: context.folder(.illumination), plate: unit)
     }
+    /// The illumination functions later stages divide by, when the pipeline has this stage.
+    static func folder(_ context: StageContext) -> URL? {
+        context.config(of: Self.self) != nil ? context.folder(.illumination) : nil
+    }
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         try IlluminationStage(config: config, output: context.folder(.illumination)).run(context.selected, progress: context.progress).map {
             UnitOutcome(unit: $0.plate, reused: $0.reused, seconds: $0.seconds, counts: ["fields": $0.fields])
@@ -40,8 +44,8 @@ public enum SegmentationPipelineStage: PipelineStage {
         SegmentationStage.locationsURL(folder: context.folder(.locations), plate: unit)
     }
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
-        let illumination = context.config(of: IlluminationPipelineStage.self) != nil ? context.folder(.illumination) : nil
-        let stage = try SegmentationStage(config: config.base, output: context.folder(.locations), illumination: illumination, saveLabels: config.extra.saveLabels)
+        let stage = try SegmentationStage(config: config.base, output: context.folder(.locations), illumination: IlluminationPipelineStage.folder(context),
+                                          saveLabels: config.extra.saveLabels)
         return try stage.run(context.selected, progress: context.progress).map {
             UnitOutcome(unit: $0.plate, reused: $0.reused, seconds: 0, counts: ["fields": $0.fields, "nuclei": $0.nuclei, "empty_fields": $0.emptyFields])
         }
@@ -65,8 +69,7 @@ public enum CropPipelineStage: PipelineStage {
     }
     /// The crop stage as the embedding stage streams it.
     static func stage(_ config: Config, context: StageContext) throws -> CropStage {
-        let illumination = context.config(of: IlluminationPipelineStage.self) != nil ? context.folder(.illumination) : nil
-        return try CropStage(config: config.base, locations: context.folder(.locations), illumination: illumination)
+        try CropStage(config: config.base, locations: context.folder(.locations), illumination: IlluminationPipelineStage.folder(context))
     }
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         guard config.extra.store else { return [] }

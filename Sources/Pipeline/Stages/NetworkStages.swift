@@ -71,8 +71,9 @@ public enum EmbedPipelineStage: PipelineStage {
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         var embedding = config.base
         embedding.threads = embedding.threads ?? context.threads
-        let stored = context.config(of: CropPipelineStage.self)?.extra.store ?? false
-        let cropConfig = context.config(of: CropPipelineStage.self) ?? CropPipelineStage.defaults
+        let cropStage = context.config(of: CropPipelineStage.self)
+        let stored = cropStage?.extra.store ?? false
+        let cropConfig = cropStage ?? CropPipelineStage.defaults
         let source: EmbeddingStage.CropSource = stored ? .store(context.folder(.crops)) : .stream(try CropPipelineStage.stage(cropConfig, context: context))
         let channels: [String], size: Int, normalization: String
         if stored, let first = context.plates.first {
