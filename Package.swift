@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Embedding", targets: ["Embedding"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,11 +56,12 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
                                                  "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
                                                  .product(name: "Yams", package: "Yams")]),
+        .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
                 "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
-                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline",
+                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -80,6 +82,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["MorphoCore", "MorphoIO", "Segmentation", "Cropping", "NeuralNetwork",
                                                         "Embedding", "Training", "MoAMatching", "MorphoTestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["MorphoCore", "Datasets", "MorphoTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["MorphoCore", "Pipeline", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
     ],
