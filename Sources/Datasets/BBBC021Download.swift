@@ -38,6 +38,8 @@ public struct BBBC021Download {
     }
 
     public struct Summary: Sendable {
+        /// The plates asked for; of them, `plates` were unpacked now and `skipped` were complete.
+        public var selected: [String] = []
         public var plates: [String] = []
         public var skipped: [String] = []
         public var files = 0
@@ -102,7 +104,7 @@ public struct BBBC021Download {
     /// Metadata, then every selected plate: download, check, unpack.
     public func run() throws -> Summary {
         let selected = try BBBC021Download.select(try catalogue(), names: plates)
-        var summary = Summary()
+        var summary = Summary(selected: selected.map(\.name))
         for (i, plate) in selected.enumerated() {
             if isComplete(plate) {
                 summary.skipped.append(plate.name)

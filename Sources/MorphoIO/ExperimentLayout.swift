@@ -65,7 +65,8 @@ public enum ExperimentAssembler {
         var wellOrigins = [WellKey: String]()
         var batches = [String: String]()
         var seenSites = [String: String]()
-        var missing = [String]()
+        var missing = [String: [String]]()  // per plate
+        var filesPerPlate = [String: Int]()
 
         for row in rows {
             guard let id = WellID(row.well) else {
@@ -80,8 +81,10 @@ public enum ExperimentAssembler {
             seenSites[siteKey] = row.origin
             if checkFiles {
                 for channel in channels {
-                    if let url = row.files[channel], !FileManager.default.fileExists(atPath: url.path) {
-                        missing.append("\(row.origin): plate \(row.plate) well \(id) site \(row.site) channel \(channel): file not found: \(url.path)")
+                    guard let url = row.files[channel] else { continue }
+                    filesPerPlate[row.plate, default: 0] += 1
+                    if !FileManager.default.fileExists(atPath: url.path) {
+                        missing[row.plate, default: []].append("\(row.origin): plate \(row.plate) well \(id) site \(row.site) channel \(channel): file not found: \(url.path)")
                     }
                 }
             }
@@ -103,7 +106,15 @@ public enum ExperimentAssembler {
                 wellOrigins[key] = row.origin
             }
         }
-        if !missing.isEmpty { report.errors += missing }
+        // A few missing files are listed one by one; a plate missing many (not downloaded) is one line.
+        for plate in missing.keys.sorted(by: naturalLess) {
+            let lines = missing[plate]!
+            if lines.count <= 3 {
+                report.errors += lines
+            } else {
+                report.errors.append("plate \(plate): \(lines.count) of its \(filesPerPlate[plate]!) image files are not found (first: \(lines[0]))")
+            }
+        }
 
         var byPlate = [String: [Well]]()
         for (key, var well) in wells {

@@ -42,7 +42,8 @@ public struct PipelineRunner {
         switch pipeline.source {
         case .bbbc021(let imageCSV, let moaCSV, let images, let annotatedOnly, let checkFiles):
             experiment = try BBBC021Layout.read(imageCSV: imageCSV, moaCSV: moaCSV,
-                                                options: .init(imageRoot: images, checkFiles: checkFiles, annotatedOnly: annotatedOnly)).0
+                                                options: .init(imageRoot: images, checkFiles: checkFiles, annotatedOnly: annotatedOnly,
+                                                              plates: pipeline.plates.map(Set.init))).0
         case .loaddata(let csv, let moa, let images):
             let annotations = try moa.map { try MoAAnnotations.read($0) }
             experiment = try LoadDataLayout.read(csv, options: .init(imageRoot: images, checkFiles: true, annotations: annotations)).0

@@ -69,7 +69,7 @@ struct BenchProfiles: ParsableCommand {
         let wells = 8 * 96, d = features
         let progress = ProgressReporter("bench data", total: wells)
         let loadings = (0..<(8 * d)).map { i -> Float in var g = SeededGenerator(seed: 7, stream: "load/\(i)"); return Float(g.normal()) }
-        let handle = try FileHandle(forWritingTo: { let u = dir.appendingPathComponent("features.f32"); FileManager.default.createFile(atPath: u.path, contents: nil); return u }())
+        let handle = try FileHandle(forWritingTo: { let u = dir.appendingPathComponent("features.f32"); _ = FileManager.default.createFile(atPath: u.path, contents: nil); return u }())
         var meta = "Metadata_Plate,Metadata_Well,Metadata_Compound\n"
         for w in 0..<wells {
             let plate = w / 96, id = WellID(row: (w % 96) / 12, column: w % 12 + 1)

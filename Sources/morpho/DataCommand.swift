@@ -65,8 +65,7 @@ struct BBBC021Command: ParsableCommand {
                 next += " --set experiment.bbbc021.image_csv=\(d)/BBBC021_v1_image.csv --set experiment.bbbc021.moa_csv=\(d)/BBBC021_v1_moa.csv --set experiment.bbbc021.images=\(d)/images"
             }
             if download.plates != nil {
-                let done = try BBBC021Download.select(try download.catalogue(), names: download.plates).map(\.name)
-                next += " --set 'experiment.plates=[\(done.joined(separator: ","))]'"
+                next += " --set 'experiment.plates=[\(summary.selected.joined(separator: ","))]'"
             }
             say("next: \(next)")
         }

@@ -37,16 +37,27 @@ func errorText(_ body: () throws -> Void) -> String {
         #expect(e.summary.contains("mechanisms of action: 12"))
     }
 
-    @Test func missingImagesAreAllReported() throws {
+    @Test func missingImagesAreReportedPerPlate() throws {
         let root = TestPaths.temporaryDirectory("bbbc021")
         let text = errorText {
             _ = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
                                        options: .init(imageRoot: root, checkFiles: true, plates: ["Week1_22123"]))
         }
-        // 1 plate x 60 wells x 4 sites x 3 channels, none on disk.
-        #expect(text.hasPrefix("experiment layout has 720 problem(s):"))
-        #expect(text.contains("plate Week1_22123 well "), "\(text.prefix(300))")
-        #expect(text.contains("channel Tubulin: file not found: \(root.path)/Week1/Week1_22123/"))
+        // 1 plate x 60 wells x 4 sites x 3 channels, none on disk: one line for the plate, with the first file.
+        #expect(text.hasPrefix("experiment layout has 1 problem(s):"))
+        #expect(text.contains("plate Week1_22123: 720 of its 720 image files are not found (first: "), "\(text.prefix(300))")
+        #expect(text.contains("channel DAPI: file not found: \(root.path)/Week1/Week1_22123/"))
+        // A few missing files are each listed: every file there (empty is enough) but one.
+        let (all, _) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
+                                              options: .init(imageRoot: root, plates: ["Week1_22123"]))
+        let files = all.plates[0].wells.flatMap { $0.sites.flatMap { $0.files.values } }
+        try FileManager.default.createDirectory(at: files[0].deletingLastPathComponent(), withIntermediateDirectories: true)
+        for f in files.dropFirst() { FileManager.default.createFile(atPath: f.path, contents: nil) }
+        let one = errorText {
+            _ = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
+                                       options: .init(imageRoot: root, checkFiles: true, plates: ["Week1_22123"]))
+        }
+        #expect(one.hasPrefix("experiment layout has 1 problem(s):") && one.contains("file not found: \(files[0].path)"), "\(one)")
     }
 
     @Test func joinsLjosaProfilesWithAnnotations() throws {

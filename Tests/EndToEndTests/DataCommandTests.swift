@@ -1,0 +1,103 @@
+import Foundation
+import MorphoCore
+import MorphoTestSupport
+import Testing
+
+/// `morpho data bbbc021` against a local server that serves BBBC021's file names and layout (the tiny
+/// synthetic screen's tables renamed, one ZIP per plate holding `<plate>/<files>` as the real ZIPs do).
+@Suite(.serialized) struct DataCommandTests {
+    /// The served folder: the three metadata tables and `BBBC021_v1_images_<plate>.zip` per plate.
+    static func serveTinyScreen() throws -> URL {
+        let served = TestPaths.temporaryDirectory("bbbc021-served")
+        let screen = TinyScreen.folder
+        let fm = FileManager.default
+        try fm.copyItem(at: screen.appendingPathComponent("image.csv"), to: served.appendingPathComponent("BBBC021_v1_image.csv"))
+        try fm.copyItem(at: screen.appendingPathComponent("moa.csv"), to: served.appendingPathComponent("BBBC021_v1_moa.csv"))
+        try Data("Image_Metadata_Compound,Image_Metadata_SMILES\nDMSO,CS(C)=O\n".utf8).write(to: served.appendingPathComponent("BBBC021_v1_compound.csv"))
+        for (week, plate) in [("Week1", "Week1_22123"), ("Week2", "Week2_22223")] {
+            _ = try Peers.run(["-c", """
+            import os, sys, zipfile
+            folder, out, plate = sys.argv[1:4]
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(zipfile.ZipInfo(plate + "/"), b"")
+                for name in sorted(os.listdir(folder)):
+                    z.write(os.path.join(folder, name), plate + "/" + name)
+            """, screen.appendingPathComponent("images/\(week)/\(plate)").path,
+                served.appendingPathComponent("BBBC021_v1_images_\(plate).zip").path, plate])
+        }
+        return served
+    }
+
+    static func morpho(_ args: [String], in work: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcessCapturing(MorphoBinary.url, args, cwd: work)
+    }
+
+    @Test(.enabled(if: Peers.available)) func downloadsPlateByPlateThenThePipelineRunsUnchanged() throws {
+        let served = try Self.serveTinyScreen()
+        let server = try LocalHTTPServer(root: served, options: ["--drop", "BBBC021_v1_images_Week2_22223.zip:5000:1"])
+        defer { server.stop() }
+        let work = TestPaths.temporaryDirectory("bbbc021-work")
+        let base = ["data", "bbbc021", "--base-url", server.baseURL.absoluteString]
+
+        // One batch first.
+        let first = try Self.morpho(base + ["--plates", "Week1"], in: work)
+        #expect(first.status == 0, "\(first.stderr)")
+        let plate1 = work.appendingPathComponent("Data/bbbc021/images/Week1/Week1_22123")
+        let sourceFiles = try FileManager.default.contentsOfDirectory(atPath: TinyScreen.folder.appendingPathComponent("images/Week1/Week1_22123").path).sorted()
+        let unpacked = try FileManager.default.contentsOfDirectory(atPath: plate1.path).filter { !$0.hasPrefix(".") }.sorted()
+        #expect(unpacked == sourceFiles && unpacked.count == 28 * 3)
+        for name in unpacked.prefix(6) {
+            #expect(try Data(contentsOf: plate1.appendingPathComponent(name))
+                    == Data(contentsOf: TinyScreen.folder.appendingPathComponent("images/Week1/Week1_22123/\(name)")))
+        }
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("Data/bbbc021/zips/BBBC021_v1_images_Week1_22123.zip").path))
+        #expect(first.stdout.contains("1 plate(s) unpacked (84 files"), "\(first.stdout)")
+        #expect(first.stdout.contains("next: morpho run Pipelines/bbbc021.yaml --set 'experiment.plates=[Week1_22123]'"), "\(first.stdout)")
+
+        // Everything: plate 1 is skipped, plate 2's first answer breaks off and is retried.
+        let all = try Self.morpho(base, in: work)
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.stdout.contains("1 plate(s) unpacked (84 files") && all.stdout.contains("1 already complete"), "\(all.stdout)")
+        #expect(all.stderr.contains("Week2_22223: ") && all.stderr.contains("retrying"), "\(all.stderr)")
+        let zipRequests = server.requests.filter { $0.hasPrefix("BBBC021_v1_images_") }
+        #expect(zipRequests.filter { $0.hasPrefix("BBBC021_v1_images_Week1_22123.zip") }.count == 1)
+        #expect(zipRequests.filter { $0.hasPrefix("BBBC021_v1_images_Week2_22223.zip") }.count == 2)
+        let list = try Self.morpho(base + ["--list"], in: work)
+        #expect(list.stdout == "Week1_22123\t28 fields\tcomplete\nWeek2_22223\t28 fields\tcomplete\n", "\(list.stdout)")
+
+        // The shipped pipeline reads the download where it is, unchanged.
+        let pipeline = TestPaths.repoRoot.appendingPathComponent("Pipelines/bbbc021.yaml").path
+        let run = try Self.morpho(["run", pipeline, "--until", "segmentation", "--quiet"], in: work)
+        #expect(run.status == 0, "\(run.stderr)")
+        let locations = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("runs/bbbc021/locations").path)
+        #expect(locations.contains("Week1_22123.csv") && locations.contains("Week2_22223.csv"), "\(locations)")
+    }
+
+    @Test(.enabled(if: Peers.available)) func damagedArchiveIsNamedDeletedAndFetchedAgain() throws {
+        let served = try Self.serveTinyScreen()
+        let zip = served.appendingPathComponent("BBBC021_v1_images_Week1_22123.zip")
+        let good = try Data(contentsOf: zip)
+        var bad = good
+        bad[good.count / 3] ^= 0xFF
+        try bad.write(to: zip)
+        let server = try LocalHTTPServer(root: served)
+        defer { server.stop() }
+        let work = TestPaths.temporaryDirectory("bbbc021-bad")
+        let base = ["data", "bbbc021", "--base-url", server.baseURL.absoluteString, "--plates", "Week1_22123", "--quiet"]
+        let failed = try Self.morpho(base, in: work)
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("BBBC021_v1_images_Week1_22123.zip") && failed.stderr.contains("entry 'Week1_22123/")
+                && failed.stderr.contains("run the command again"), "\(failed.stderr)")
+        let week1 = work.appendingPathComponent("Data/bbbc021/images/Week1")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: week1.path).isEmpty)  // nothing half-unpacked
+        #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("Data/bbbc021/zips/BBBC021_v1_images_Week1_22123.zip").path))
+
+        try good.write(to: zip)
+        let again = try Self.morpho(base, in: work)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: week1.appendingPathComponent("Week1_22123").path).count == 84 + 1)
+
+        let unknown = try Self.morpho(["data", "bbbc021", "--base-url", server.baseURL.absoluteString, "--plates", "Week9"], in: work)
+        #expect(unknown.status == 1 && unknown.stderr.contains("'Week9' is neither a plate nor a batch of BBBC021 (batches: Week1, Week2;"), "\(unknown.stderr)")
+    }
+}
