@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Classification", targets: ["Classification"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -56,6 +57,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
                                                  "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
                                                  .product(name: "Yams", package: "Yams")]),
+        .target(name: "Classification", dependencies: ["MorphoCore"]),
         .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib"]),
         .executableTarget(
             name: "morpho",
@@ -82,6 +84,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["MorphoCore", "MorphoIO", "Segmentation", "Cropping", "NeuralNetwork",
                                                         "Embedding", "Training", "MoAMatching", "MorphoTestSupport"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["MorphoCore", "Classification", "MorphoTestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["MorphoCore", "Datasets", "MorphoTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["MorphoCore", "Pipeline", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
