@@ -66,3 +66,37 @@ struct Synth: ParsableCommand {
         }
     }
 }
+
+/// `morpho synth-rxrx1`: an RxRx1-like screen (cell types, experiments, plate groups, 6 channels).
+struct SynthRxRx1: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth-rxrx1",
+        abstract: "Generate a synthetic screen with RxRx1's design and layout (train/test experiments, 6 channels).",
+        discussion: """
+        Examples:
+          morpho synth-rxrx1 --preset tiny --out /tmp/rxrx1
+          morpho synth-rxrx1 --preset rxrx1 --size 64 --out /tmp/rxrx1-full     (the 1,108-class layout)
+        """
+    )
+
+    @Option(help: "Preset: tiny, demo or rxrx1.") var preset = "demo"
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Random seed.") var seed: UInt64?
+    @Option(help: "Treatment classes (a multiple of the plate groups), overriding the preset.") var classes: Int?
+    @Option(help: "Image side in pixels, overriding the preset.") var size: Int?
+    @Flag(help: "No progress on stderr.") var quiet = false
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            var config = try RxRx1Config.preset(preset)
+            if let seed { config.seed = seed }
+            if let classes { config.classes = classes }
+            if let size { config.imageSize = size }
+            let design = try RxRx1Design(config: config)
+            let url = URL(fileURLWithPath: out)
+            let rendered = try RxRx1ScreenWriter(design: design).write(to: url, progress: !quiet)
+            let experiments = Set(design.wells.map(\.experiment)).count
+            say("wrote \(url.path): \(experiments) experiments, \(design.wells.count) wells (\(rendered) rendered now), \(config.classes) classes in \(config.plateGroups) plate groups")
+        }
+    }
+}

@@ -52,7 +52,7 @@ func errorText(_ body: () throws -> Void) -> String {
                                               options: .init(imageRoot: root, plates: ["Week1_22123"]))
         let files = all.plates[0].wells.flatMap { $0.sites.flatMap { $0.files.values } }
         try FileManager.default.createDirectory(at: files[0].deletingLastPathComponent(), withIntermediateDirectories: true)
-        for f in files.dropFirst() { FileManager.default.createFile(atPath: f.path, contents: nil) }
+        for f in files.dropFirst() { _ = FileManager.default.createFile(atPath: f.path, contents: nil) }
         let one = errorText {
             _ = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
                                        options: .init(imageRoot: root, checkFiles: true, plates: ["Week1_22123"]))
