@@ -57,13 +57,13 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
                                                  "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "Classification", dependencies: ["MorphoCore"]),
+        .target(name: "Classification", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork"]),
         .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
                 "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
-                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline", "Datasets",
+                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline", "Datasets", "Classification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -84,7 +84,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["MorphoCore", "MorphoIO", "Segmentation", "Cropping", "NeuralNetwork",
                                                         "Embedding", "Training", "MoAMatching", "MorphoTestSupport"]),
-        .testTarget(name: "ClassificationTests", dependencies: ["MorphoCore", "Classification", "MorphoTestSupport"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "NeuralNetwork", "Classification", "MorphoTestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["MorphoCore", "Datasets", "MorphoTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["MorphoCore", "Pipeline", "MorphoTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),

@@ -38,7 +38,7 @@ extension ParameterContainer {
     }
 }
 
-func prefixed(_ prefix: String, _ items: [NamedTensor]) -> [NamedTensor] {
+public func prefixed(_ prefix: String, _ items: [NamedTensor]) -> [NamedTensor] {
     items.map { NamedTensor(name: prefix + "." + $0.name, tensor: $0.tensor, trainable: $0.trainable) }
 }
 

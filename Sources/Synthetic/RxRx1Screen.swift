@@ -41,7 +41,7 @@ public struct RxRx1Config: Codable, Sendable, Equatable {
     public static let cellTypeNames = ["HEPG2", "HUVEC", "RPE", "U2OS"]
     public static let channelNames = ["nucleus", "nucleolus", "mitochondria", "ER", "actin", "Golgi"]
 
-    /// `tiny` (tests: 16 classes, 32 px), `demo` (40 classes, 64 px), `rxrx1` (the full 1,108-class layout).
+    /// `tiny` (tests: 16 classes, 32 px), `demo` (40 classes, 48 px, 4 sites), `rxrx1` (the full 1,108-class layout).
     public static func preset(_ name: String) throws -> RxRx1Config {
         var c = RxRx1Config()
         switch name {
@@ -49,7 +49,8 @@ public struct RxRx1Config: Codable, Sendable, Equatable {
             c.imageSize = 32; c.cellsPerImage = 4; c.sitesPerWell = 1; c.testExperimentsPerCellType = 1
             c.trainExperimentsPerCellType = 1
         case "demo":
-            c.classes = 40; c.controls = 6
+            c.classes = 40; c.controls = 6; c.trainExperimentsPerCellType = 3; c.sitesPerWell = 4
+            c.imageSize = 48; c.cellsPerImage = 8
         case "rxrx1":
             c.cellTypes = 4; c.trainExperimentsPerCellType = 6; c.testExperimentsPerCellType = 3
             c.classes = 1108; c.controls = 30; c.imageSize = 128; c.cellsPerImage = 30

@@ -8,7 +8,7 @@ struct Morpho: ParsableCommand {
         commandName: "morpho",
         abstract: "Morpho: image-based cell profiling, from microscopy plates to mechanism-of-action profiles.",
         version: MorphoVersion.current,
-        subcommands: [Demo.self, Synth.self, SynthRxRx1.self, ExperimentCommand.self, IllumCommand.self, SegmentCommand.self, CropCommand.self, TrainCommand.self, EmbedCommand.self, RunCommand.self, DataCommand.self, TIFFCommand.self, TableCommand.self, ProfileCommand.self, MatchCommand.self, BenchCommand.self]
+        subcommands: [Demo.self, Synth.self, SynthRxRx1.self, DeepNoiseAblationCommand.self, ExperimentCommand.self, IllumCommand.self, SegmentCommand.self, CropCommand.self, TrainCommand.self, EmbedCommand.self, RunCommand.self, DataCommand.self, TIFFCommand.self, TableCommand.self, ProfileCommand.self, MatchCommand.self, BenchCommand.self]
     )
 
     /// Runs `body`, printing a `MorphoError` as one clear message (no stack trace) and exiting 1.

@@ -1,0 +1,210 @@
+import Foundation
+import MorphoCore
+import MorphoIO
+import NeuralNetwork
+
+/// The DeepNoise classifier (Yang et al., 2nd of 866 on RxRx1): per-plate input normalization, an
+/// Xception-style CNN, ArcFace, a mean teacher trained with the unlabelled test images, a two-model
+/// ensemble and plate-prior post-processing. Every part can be switched off for the ablation.
+public struct DeepNoiseConfig: Codable, Sendable, Equatable {
+    public var normalization = RxRx1Images.Normalization.plate
+    /// Mean and std jittered by up to this fraction during training.
+    public var jitter = 0.1
+    /// `softmax` or `arcface` (s cos(theta + m) for the target class).
+    public var loss = "arcface"
+    public var arcfaceScale = 30.0
+    public var arcfaceMargin = 0.1
+    public var meanTeacher = true
+    public var emaDecay = 0.99
+    /// Weight of the consistency loss after the sigmoid ramp-up exp(-5 (1 - t)^2) over `rampupEpochs`.
+    public var consistencyWeight = 10.0
+    public var rampupEpochs = 5
+    /// Train the wide model too and average both (DeepNoise's ensemble).
+    public var ensemble = true
+    public var width = 16
+    public var wideWidth = 24
+    public var epochs = 30
+    public var batchSize = 32
+    public var learningRate = 0.002
+    public var weightDecay = 1e-4
+    public var erasing = 0.5
+    public var scale = 0.1
+    /// `none`, `rebalance` (DeepNoise's iterative coefficients), `assign` (Hungarian per plate) or
+    /// `group-assign` (infer each plate's group, then assign within it).
+    public var postprocess = "group-assign"
+    public var seed: UInt64 = 1
+    public var threads = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard ["softmax", "arcface"].contains(loss) else { throw MorphoError.config(key: "loss", problem: "'\(loss)' is not softmax or arcface") }
+        guard ["none", "rebalance", "assign", "group-assign"].contains(postprocess) else {
+            throw MorphoError.config(key: "postprocess", problem: "'\(postprocess)' is not none, rebalance, assign or group-assign")
+        }
+        guard epochs >= 1, batchSize >= 2, width >= 4, wideWidth >= 4 else { throw MorphoError.config(key: "epochs", problem: "epochs >= 1, batch_size >= 2, widths >= 4") }
+    }
+}
+
+/// Trains DeepNoise models and predicts well probabilities.
+public struct DeepNoiseTrainer {
+    public let config: DeepNoiseConfig
+    /// Classes the network learns: treatments, positive controls and the untreated well.
+    public let classes: Int
+    public var progress = true
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    public init(config: DeepNoiseConfig, classes: Int) {
+        self.config = config
+        self.classes = classes
+    }
+
+    public struct Trained {
+        /// The network used for prediction: the teacher with a mean teacher, else the student.
+        public let model: XceptionNet
+        public let seconds: Double
+        public let imagesPerSecond: Double
+    }
+
+    /// Trains one model of `width` on the labelled images (`labelled`, indices into `data`); with a mean
+    /// teacher the unlabelled images (`unlabelled`) enter the consistency loss.
+    public func train(_ data: RxRx1Images, labelled: [Int], unlabelled: [Int], width: Int, seed: UInt64) throws -> Trained {
+        var netConfig = XceptionNet.Config()
+        netConfig.width = width
+        netConfig.classes = classes
+        netConfig.cosineHead = config.loss == "arcface"
+        let student = try XceptionNet(netConfig, seed: seed)
+        let teacher = try XceptionNet(netConfig, seed: seed)
+        try teacher.updateAsTeacher(of: student, decay: 0)
+        let optimizer = Adam(student, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
+        let labels = labelled.map { data.wells[data.imageWell[$0]].sirna! }
+        let n = data.size, per = data.channels * n * n
+        let weak = RxRx1Images.Augmentation(dihedral: true, scale: config.scale, erasing: 0, jitter: config.jitter)
+        let strong = RxRx1Images.Augmentation(dihedral: true, scale: config.scale, erasing: config.erasing, jitter: config.jitter)
+        let bs = config.batchSize, ubs = config.meanTeacher && !unlabelled.isEmpty ? bs / 2 : 0
+        let steps = max(1, labelled.count / bs)
+        let start = Date()
+        var seen = 0
+        Engine.seed(seed)
+        for epoch in 0..<config.epochs {
+            var rng = SeededGenerator(seed: seed, stream: "deepnoise epoch \(epoch)")
+            let order = labelled.indices.shuffled(using: &rng)
+            optimizer.learningRate = config.learningRate * 0.5 * (1 + Foundation.cos(Double.pi * Double(epoch) / Double(config.epochs)))
+            let reporter = ProgressReporter("deepnoise w\(width) epoch \(epoch + 1)/\(config.epochs)", total: steps * bs, unit: "images", enabled: progress)
+            var lossSum = 0.0
+            for s in 0..<steps {
+                let picks = (0..<bs).map { order[(s * bs + $0) % order.count] }
+                let extra = (0..<ubs).map { _ in unlabelled[Int(rng.next() % UInt64(unlabelled.count))] }
+                let images = picks.map { labelled[$0] } + extra
+                var xs = [Float](repeating: 0, count: images.count * per), xt = xs
+                xs.withUnsafeMutableBufferPointer { b in
+                    for (k, i) in images.enumerated() { data.fill(b.baseAddress! + k * per, image: i, weak, rng: &rng) }
+                }
+                if ubs > 0 || config.meanTeacher {
+                    xt.withUnsafeMutableBufferPointer { b in
+                        for (k, i) in images.enumerated() { data.fill(b.baseAddress! + k * per, image: i, strong, rng: &rng) }
+                    }
+                }
+                let x = try Tensor(xs, shape: [images.count, data.channels, n, n])
+                let y = try Tensor(indices: picks.map { labels[$0] })
+                let out = try student(x, training: true)
+                let labelledOut = try out.narrowed(0, 0, bs)
+                var loss: Tensor
+                let scaled: Tensor
+                if config.loss == "arcface" {
+                    loss = try Loss.crossEntropy(try Loss.arcFaceLogits(labelledOut, labels: y, scale: config.arcfaceScale, margin: config.arcfaceMargin), labels: y)
+                    scaled = try out * config.arcfaceScale
+                } else {
+                    loss = try Loss.crossEntropy(labelledOut, labels: y)
+                    scaled = out
+                }
+                if config.meanTeacher {
+                    let target = try Tensor.withoutGradients {
+                        let t = try teacher(try Tensor(xt, shape: [images.count, data.channels, n, n]), training: false)
+                        return config.loss == "arcface" ? try t * config.arcfaceScale : t
+                    }
+                    let progressFraction = min(1, (Double(epoch) + Double(s) / Double(steps)) / Double(max(1, config.rampupEpochs)))
+                    let weight = config.consistencyWeight * Foundation.exp(-5 * (1 - progressFraction) * (1 - progressFraction))
+                    loss = try loss + (try Loss.softmaxMSE(scaled, target.detached()) * weight)
+                }
+                try loss.backward()
+                try optimizer.step()
+                if config.meanTeacher { try teacher.updateAsTeacher(of: student, decay: min(config.emaDecay, 1 - 1 / Double(optimizer.steps + 1))) }
+                lossSum += try loss.item()
+                seen += images.count
+                reporter.advance(by: bs)
+            }
+            reporter.finish()
+            if progress { log(String(format: "deepnoise w%d epoch %d: loss %.4f", width, epoch + 1, lossSum / Double(steps))) }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return Trained(model: config.meanTeacher ? teacher : student, seconds: seconds, imagesPerSecond: Double(seen) / seconds)
+    }
+
+    /// Class probabilities per well: the softmax of each site (scaled cosines with ArcFace), averaged
+    /// over the well's sites. Rows follow `wells` (indices into `data.wells`).
+    public func predict(_ model: XceptionNet, _ data: RxRx1Images, wells: [Int]) throws -> [[Double]] {
+        let n = data.size, per = data.channels * n * n
+        var imagesOfWell = [Int: [Int]]()
+        for i in 0..<data.count { imagesOfWell[data.imageWell[i], default: []].append(i) }
+        let images = wells.flatMap { imagesOfWell[$0] ?? [] }
+        var probabilities = [[Double]](repeating: [Double](repeating: 0, count: classes), count: data.wells.count)
+        var counts = [Int](repeating: 0, count: data.wells.count)
+        var rng = SeededGenerator(seed: 0)
+        let chunk = 128
+        for startIndex in stride(from: 0, to: images.count, by: chunk) {
+            let part = Array(images[startIndex..<min(images.count, startIndex + chunk)])
+            var xs = [Float](repeating: 0, count: part.count * per)
+            xs.withUnsafeMutableBufferPointer { b in
+                for (k, i) in part.enumerated() { data.fill(b.baseAddress! + k * per, image: i, .none, rng: &rng) }
+            }
+            let p = try Tensor.withoutGradients { () -> [Float] in
+                var out = try model(try Tensor(xs, shape: [part.count, data.channels, n, n]), training: false)
+                if config.loss == "arcface" { out = try out * config.arcfaceScale }
+                return try out.softmax(1).floats()
+            }
+            for (k, i) in part.enumerated() {
+                let w = data.imageWell[i]
+                for c in 0..<classes { probabilities[w][c] += Double(p[k * classes + c]) }
+                counts[w] += 1
+            }
+        }
+        return wells.map { w in probabilities[w].map { $0 / Double(max(1, counts[w])) } }
+    }
+}
+
+/// Predictions for the treatment wells of held-out plates, with and without the plate prior.
+public enum DeepNoiseEvaluation {
+    /// Restricts well probabilities to the treatment classes (0..<treatments) and renormalizes.
+    public static func treatmentProbabilities(_ p: [[Double]], treatments: Int) -> [[Double]] {
+        p.map { row in
+            let s = row[0..<treatments].reduce(0, +)
+            return row[0..<treatments].map { $0 / max(s, 1e-30) }
+        }
+    }
+
+    /// Predicted class per well (rows of `probabilities` follow `wells`), post-processed per plate.
+    public static func predict(_ probabilities: [[Double]], wells: [RxRx1Well], groups: [[Int]], method: String) -> [Int] {
+        var predictions = PlatePrior.argmax(probabilities)
+        guard method != "none" else { return predictions }
+        let plates = Dictionary(grouping: wells.indices) { "\(wells[$0].experiment)/\(wells[$0].plate)" }
+        for (_, rows) in plates {
+            let p = rows.map { probabilities[$0] }
+            let result: [Int]
+            switch method {
+            case "rebalance": result = PlatePrior.rebalance(p)
+            case "assign": result = PlatePrior.assign(p)
+            default:
+                let g = PlatePrior.inferGroup(p, groups: groups)
+                result = rows.count <= groups[g].count ? PlatePrior.assign(p, allowed: groups[g]) : PlatePrior.argmax(p)
+            }
+            for (k, r) in rows.enumerated() { predictions[r] = result[k] }
+        }
+        return predictions
+    }
+
+    public static func accuracy(_ predictions: [Int], _ wells: [RxRx1Well]) -> Double {
+        let right = zip(predictions, wells).filter { $0 == $1.sirna }.count
+        return Double(right) / Double(max(1, wells.count))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import MorphoCore
+import MorphoIO
+
+/// The two tables of the DeepNoise paper on one screen with held-out experiments: normalization per cell
+/// type / experiment / plate with a softmax baseline, then baseline -> +ArcFace -> +mean teacher ->
+/// +ensemble -> +post-processing. Accuracy is over the treatment wells of the held-out experiments.
+public struct DeepNoiseAblation {
+    public struct Row: Codable, Sendable {
+        public var table: Int
+        public var name: String
+        public var accuracy: Double
+        public var trainSeconds: Double
+        public var imagesPerSecond: Double
+    }
+
+    public let data: RxRx1Images
+    public let base: DeepNoiseConfig
+    public let groups: [[Int]]
+    public let treatments: Int
+    public let classes: Int
+    public var progress = true
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    /// `data` holds every well (train and held-out); labels of held-out wells are used only for scoring.
+    public init(data: RxRx1Images, base: DeepNoiseConfig, treatments: Int, groups: [[Int]]) {
+        self.data = data
+        self.base = base
+        self.treatments = treatments
+        self.groups = groups
+        classes = (data.wells.compactMap(\.sirna).max() ?? 0) + 1
+    }
+
+    public func run() throws -> [Row] {
+        let trainImages = (0..<data.count).filter { !data.wells[data.imageWell[$0]].test }
+        let testImages = (0..<data.count).filter { data.wells[data.imageWell[$0]].test }
+        let testWells = data.wells.indices.filter { data.wells[$0].test && data.wells[$0].kind == .treatment }
+        let scored = testWells.map { data.wells[$0] }
+        var rows = [Row]()
+        var cache = [String: ([[Double]], DeepNoiseTrainer.Trained)]()
+
+        func probabilities(_ c: DeepNoiseConfig, width: Int) throws -> ([[Double]], DeepNoiseTrainer.Trained) {
+            let key = "\(c.normalization.rawValue) \(c.loss) \(c.meanTeacher) \(width)"
+            if let hit = cache[key] { return hit }
+            var d = data
+            d.normalize(c.normalization)
+            var trainer = DeepNoiseTrainer(config: c, classes: classes)
+            trainer.progress = progress
+            trainer.log = log
+            let trained = try trainer.train(d, labelled: trainImages, unlabelled: c.meanTeacher ? testImages : [], width: width, seed: c.seed)
+            let p = DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(trained.model, d, wells: testWells), treatments: treatments)
+            cache[key] = (p, trained)
+            return (p, trained)
+        }
+        func add(_ table: Int, _ name: String, _ p: [[Double]], _ t: [DeepNoiseTrainer.Trained], post: String = "none") {
+            let acc = DeepNoiseEvaluation.accuracy(DeepNoiseEvaluation.predict(p, wells: scored, groups: groups, method: post), scored)
+            let row = Row(table: table, name: name, accuracy: acc, trainSeconds: t.reduce(0) { $0 + $1.seconds },
+                          imagesPerSecond: t.map(\.imagesPerSecond).reduce(0, +) / Double(max(1, t.count)))
+            rows.append(row)
+            log(String(format: "ablation table %d: %@: %.1f%%", table, name, 100 * acc))
+        }
+
+        var softmax = base
+        softmax.loss = "softmax"; softmax.meanTeacher = false
+        for mode in RxRx1Images.Normalization.allCases {
+            var c = softmax
+            c.normalization = mode
+            let (p, t) = try probabilities(c, width: base.width)
+            add(1, "softmax, normalized per \(mode.rawValue)", p, [t])
+        }
+        softmax.normalization = .plate
+        let (p0, t0) = try probabilities(softmax, width: base.width)
+        add(2, "baseline (plate normalization, softmax)", p0, [t0])
+        var arc = softmax
+        arc.loss = "arcface"
+        let (p1, t1) = try probabilities(arc, width: base.width)
+        add(2, "+ ArcFace", p1, [t1])
+        var teacher = arc
+        teacher.meanTeacher = true
+        let (p2, t2) = try probabilities(teacher, width: base.width)
+        add(2, "+ mean teacher", p2, [t2])
+        let (pw, tw) = try probabilities(teacher, width: base.wideWidth)
+        let averaged = zip(p2, pw).map { a, b in zip(a, b).map { ($0 + $1) / 2 } }
+        add(2, "+ ensemble (normal + wide)", averaged, [t2, tw])
+        add(2, "+ post-processing (plate group, assignment)", averaged, [t2, tw], post: "group-assign")
+        add(3, "ensemble + rebalancing (DeepNoise)", averaged, [t2, tw], post: "rebalance")
+        add(3, "ensemble + assignment over all classes", averaged, [t2, tw], post: "assign")
+        return rows
+    }
+
+    /// The tables as Markdown, with the paper's numbers beside ours.
+    public static func markdown(_ rows: [Row]) -> String {
+        let paper1 = ["51.5", "62.9", "74.6"], paper2 = ["74.6", "85.5", "90.1", "95.5", "99.6"]
+        var out = "| table | setting | accuracy | paper | train s | images/s |\n|---|---|---|---|---|---|\n"
+        var i1 = 0, i2 = 0
+        for r in rows {
+            var paper = ""
+            if r.table == 1, i1 < paper1.count { paper = paper1[i1]; i1 += 1 }
+            if r.table == 2, i2 < paper2.count { paper = paper2[i2]; i2 += 1 }
+            out += String(format: "| %d | %@ | %.1f%% | %@ | %.0f | %.0f |\n", r.table, r.name, 100 * r.accuracy, paper, r.trainSeconds, r.imagesPerSecond)
+        }
+        return out
+    }
+}
