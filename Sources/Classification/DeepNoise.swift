@@ -60,8 +60,9 @@ public struct DeepNoiseTrainer {
     }
 
     public struct Trained {
-        /// The network used for prediction: the teacher with a mean teacher, else the student.
-        public let model: XceptionNet
+        /// The network used for prediction: the teacher with a mean teacher, else the student (nil when
+        /// only the record of a finished training was read back).
+        public let model: XceptionNet?
         public let seconds: Double
         public let imagesPerSecond: Double
     }

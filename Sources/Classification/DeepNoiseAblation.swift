@@ -20,6 +20,9 @@ public struct DeepNoiseAblation {
     public let treatments: Int
     public let classes: Int
     public var progress = true
+    /// Where each trained arm's well probabilities are kept (`<arm>.json`), so a rerun (or a run killed
+    /// midway) trains only the arms that are missing.
+    public var cacheFolder: URL?
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     /// `data` holds every well (train and held-out); labels of held-out wells are used only for scoring.
@@ -37,19 +40,34 @@ public struct DeepNoiseAblation {
         let testWells = data.wells.indices.filter { data.wells[$0].test && data.wells[$0].kind == .treatment }
         let scored = testWells.map { data.wells[$0] }
         var rows = [Row]()
+        struct Arm: Codable { var probabilities: [[Double]]; var seconds: Double; var imagesPerSecond: Double; var key: String }
         var cache = [String: ([[Double]], DeepNoiseTrainer.Trained)]()
 
         func probabilities(_ c: DeepNoiseConfig, width: Int) throws -> ([[Double]], DeepNoiseTrainer.Trained) {
-            let key = "\(c.normalization.rawValue) \(c.loss) \(c.meanTeacher) \(width)"
-            if let hit = cache[key] { return hit }
+            let name = "\(c.normalization.rawValue)-\(c.loss)\(c.meanTeacher ? "-teacher" : "")-w\(width)"
+            if let hit = cache[name] { return hit }
+            // The file is current only for the same config, screen (wells) and Morpho version.
+            var keyed = c
+            keyed.width = width
+            let key = ContentHash.of(try JSONEncoder().encode(keyed) + Data("\(data.wells.map(\.idCode)) \(data.size) \(MorphoVersion.current)".utf8))
+            let file = cacheFolder?.appendingPathComponent(name + ".json")
+            if let file, let saved = try? JSONDecoder().decode(Arm.self, from: Data(contentsOf: file)), saved.key == key {
+                log("ablation: \(name) already trained (\(file.path))")
+                let hit = (saved.probabilities, DeepNoiseTrainer.Trained(model: nil, seconds: saved.seconds, imagesPerSecond: saved.imagesPerSecond))
+                cache[name] = hit
+                return hit
+            }
             var d = data
             d.normalize(c.normalization)
             var trainer = DeepNoiseTrainer(config: c, classes: classes)
             trainer.progress = progress
             trainer.log = log
             let trained = try trainer.train(d, labelled: trainImages, unlabelled: c.meanTeacher ? testImages : [], width: width, seed: c.seed)
-            let p = DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(trained.model, d, wells: testWells), treatments: treatments)
-            cache[key] = (p, trained)
+            let p = DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(trained.model!, d, wells: testWells), treatments: treatments)
+            if let file {
+                try AtomicFile.write(try JSONEncoder().encode(Arm(probabilities: p, seconds: trained.seconds, imagesPerSecond: trained.imagesPerSecond, key: key)), to: file)
+            }
+            cache[name] = (p, trained)
             return (p, trained)
         }
         func add(_ table: Int, _ name: String, _ p: [[Double]], _ t: [DeepNoiseTrainer.Trained], post: String = "none") {

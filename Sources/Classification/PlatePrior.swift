@@ -69,14 +69,19 @@ public enum PlatePrior {
         return LinearAssignment.maximize(scores, rows: rows, cols: columns.count).map { columns[$0] }
     }
 
-    /// The plate group whose classes explain the plate best: the largest sum over wells of the log of the
-    /// probability mass that falls in the group. `groups` lists each group's classes.
+    /// The plate group whose classes explain the plate best: the group whose best one-class-per-well
+    /// assignment has the largest summed log probability (the constraint sharpens the evidence far more
+    /// than the probability mass alone; the mass is used when a group has fewer classes than the plate
+    /// has wells). `groups` lists each group's classes.
     public static func inferGroup(_ probabilities: [[Double]], groups: [[Int]]) -> Int {
         var best = 0, bestScore = -Double.infinity
         for (g, members) in groups.enumerated() {
             var score = 0.0
-            for row in probabilities {
-                score += Foundation.log(max(members.reduce(0) { $0 + row[$1] }, 1e-30))
+            if probabilities.count <= members.count {
+                let chosen = assign(probabilities, allowed: members)
+                for (row, k) in zip(probabilities, chosen) { score += Foundation.log(max(row[k], 1e-30)) }
+            } else {
+                for row in probabilities { score += Foundation.log(max(members.reduce(0) { $0 + row[$1] }, 1e-30)) }
             }
             if score > bestScore { bestScore = score; best = g }
         }

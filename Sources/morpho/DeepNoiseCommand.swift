@@ -43,6 +43,7 @@ struct DeepNoiseAblationCommand: ParsableCommand {
             try config.validate()
             var ablation = DeepNoiseAblation(data: data, base: config, treatments: screen.classes, groups: design.groups)
             ablation.progress = !quiet
+            ablation.cacheFolder = folder.appendingPathComponent("arms")
             let rows = try ablation.run()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

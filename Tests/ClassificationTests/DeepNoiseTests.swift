@@ -1,0 +1,147 @@
+import Foundation
+import MorphoCore
+import MorphoIO
+import MorphoTestSupport
+import NeuralNetwork
+import Synthetic
+import Testing
+@testable import Classification
+
+/// The tiny RxRx1-like screen, generated once per test process.
+enum TinyRxRx1 {
+    static let config = try! RxRx1Config.preset("tiny")
+    static let design = try! RxRx1Design(config: config)
+    static let folder: URL = {
+        let out = TestPaths.temporaryDirectory("rxrx1-tiny")
+        try! RxRx1ScreenWriter(design: design).write(to: out, progress: false)
+        return out
+    }()
+    static let images: RxRx1Images = {
+        let wells = try! RxRx1Layout.read(folder, truthFile: folder.appendingPathComponent("truth/test_labels.csv"))
+        return try! RxRx1Images(root: folder, wells: wells, sites: config.sitesPerWell, ext: "tif", progress: false)
+    }()
+}
+
+@Suite struct DeepNoiseDataTests {
+    /// Mean and std of channel c of the normalized images in `images`.
+    static func moments(_ data: RxRx1Images, _ images: [Int], channel c: Int) -> (Double, Double) {
+        let per = data.channels * data.size * data.size, plane = data.size * data.size
+        var buffer = [Float](repeating: 0, count: per)
+        var rng = SeededGenerator(seed: 1)
+        var a = 0.0, b = 0.0, n = 0.0
+        for i in images {
+            buffer.withUnsafeMutableBufferPointer { data.fill($0.baseAddress!, image: i, .none, rng: &rng) }
+            for p in 0..<plane { let v = Double(buffer[c * plane + p]); a += v; b += v * v; n += 1 }
+        }
+        return (a / n, (b / n - (a / n) * (a / n)).squareRoot())
+    }
+
+    @Test func eachNormalizationStandardizesItsGroups() {
+        var data = TinyRxRx1.images
+        for mode in RxRx1Images.Normalization.allCases {
+            data.normalize(mode)
+            let groups = Dictionary(grouping: 0..<data.count) { i -> String in
+                let w = data.wells[data.imageWell[i]]
+                switch mode {
+                case .cellType: return w.cellType
+                case .experiment: return w.experiment
+                case .plate: return "\(w.experiment)/\(w.plate)"
+                }
+            }
+            for (_, images) in groups {
+                for c in [0, 5] {
+                    let (m, s) = Self.moments(data, images, channel: c)
+                    #expect(abs(m) < 1e-3 && abs(s - 1) < 1e-3, "\(mode) channel \(c): mean \(m) std \(s)")
+                }
+            }
+        }
+        // Per cell type, plates keep their own offsets: some plate is far from mean 0.
+        data.normalize(.cellType)
+        let plates = Dictionary(grouping: 0..<data.count) { "\(data.wells[data.imageWell[$0]].experiment)/\(data.wells[data.imageWell[$0]].plate)" }
+        let means = plates.values.map { Self.moments(data, $0, channel: 0).0 }
+        #expect(means.map(abs).max()! > 0.2, "\(means)")
+    }
+
+    @Test func augmentationsKeepPixelsErasingZeroesARectangle() {
+        var data = TinyRxRx1.images
+        data.normalize(.plate)
+        let per = data.channels * data.size * data.size
+        var plain = [Float](repeating: 0, count: per), turned = plain, erased = plain
+        var rng = SeededGenerator(seed: 3)
+        plain.withUnsafeMutableBufferPointer { data.fill($0.baseAddress!, image: 4, .none, rng: &rng) }
+        for _ in 0..<8 {
+            turned.withUnsafeMutableBufferPointer { data.fill($0.baseAddress!, image: 4, .init(dihedral: true), rng: &rng) }
+            #expect(turned.sorted() == plain.sorted())  // a symmetry of the square moves pixels, never changes them
+        }
+        erased.withUnsafeMutableBufferPointer { data.fill($0.baseAddress!, image: 4, .init(dihedral: false, erasing: 1), rng: &rng) }
+        let zeroed = zip(erased, plain).filter { $0 == 0 && $1 != 0 }.count
+        #expect(zeroed > 0 && zeroed % data.channels == 0 && zeroed <= per / 4)
+        var jittered = plain
+        jittered.withUnsafeMutableBufferPointer { data.fill($0.baseAddress!, image: 4, .init(dihedral: false, jitter: 0.1), rng: &rng) }
+        #expect(jittered != plain)
+    }
+}
+
+@Suite struct XceptionNetTests {
+    @Test func shapesAndMeanTeacherUpdate() throws {
+        var config = XceptionNet.Config()
+        config.width = 8
+        config.classes = 5
+        let student = try XceptionNet(config, seed: 1)
+        let x = try Tensor.randn([3, 6, 32, 32])
+        #expect(try student(x, training: false).shape == [3, 5])
+        #expect(try student.features(x, training: false).shape == [3, 64])
+        config.cosineHead = true
+        let cosine = try XceptionNet(config, seed: 1)
+        let c = try cosine(x, training: false).floats()
+        #expect(c.allSatisfy { abs($0) <= 1.0001 })
+        // EMA: teacher = d teacher + (1 - d) student.
+        let teacher = try XceptionNet(config, seed: 2)
+        let student2 = try XceptionNet(config, seed: 3)
+        let before = try teacher.namedTensors[0].tensor.floats(), s = try student2.namedTensors[0].tensor.floats()
+        try teacher.updateAsTeacher(of: student2, decay: 0.9)
+        let after = try teacher.namedTensors[0].tensor.floats()
+        for i in 0..<5 { #expect(abs(after[i] - (0.9 * before[i] + 0.1 * s[i])) < 1e-6) }
+        try teacher.updateAsTeacher(of: student2, decay: 0)
+        #expect(try teacher.namedTensors[0].tensor.floats() == s)
+    }
+}
+
+@Suite struct DeepNoiseTrainingTests {
+    @Test func trainingLearnsTheTrainingWellsAndPredictsProbabilities() throws {
+        var data = TinyRxRx1.images
+        data.normalize(.plate)
+        var config = DeepNoiseConfig()
+        config.epochs = 6
+        config.width = 8
+        config.batchSize = 16
+        config.meanTeacher = true
+        let classes = TinyRxRx1.config.classes + TinyRxRx1.config.controls + 1
+        var trainer = DeepNoiseTrainer(config: config, classes: classes)
+        trainer.progress = false
+        let train = (0..<data.count).filter { !data.wells[data.imageWell[$0]].test }
+        let test = (0..<data.count).filter { data.wells[data.imageWell[$0]].test }
+        let trained = try trainer.train(data, labelled: train, unlabelled: test, width: 8, seed: 1)
+        let trainWells = data.wells.indices.filter { !data.wells[$0].test }
+        let p = try trainer.predict(trained.model!, data, wells: trainWells)
+        #expect(p.allSatisfy { abs($0.reduce(0, +) - 1) < 1e-4 })
+        let accuracy = DeepNoiseEvaluation.accuracy(PlatePrior.argmax(p), trainWells.map { data.wells[$0] })
+        #expect(accuracy > 3.0 / Double(classes), "training-well accuracy \(accuracy) vs chance \(1.0 / Double(classes))")
+    }
+
+    @Test func groupAssignmentRecoversPlatesFromNoisyProbabilities() {
+        // Probabilities that favour the right class only a little: group inference + assignment fixes them.
+        let design = TinyRxRx1.design
+        let wells = design.wells.filter { $0.test && $0.kind == .treatment }
+        var rng = SeededGenerator(seed: 4)
+        let p = wells.map { w -> [Double] in
+            var row = (0..<TinyRxRx1.config.classes).map { _ in rng.uniform(0.5, 1.5) }
+            row[w.sirna!] += 0.6
+            let s = row.reduce(0, +)
+            return row.map { $0 / s }
+        }
+        let plain = DeepNoiseEvaluation.accuracy(DeepNoiseEvaluation.predict(p, wells: wells, groups: design.groups, method: "none"), wells)
+        let post = DeepNoiseEvaluation.accuracy(DeepNoiseEvaluation.predict(p, wells: wells, groups: design.groups, method: "group-assign"), wells)
+        #expect(post > plain + 0.2, "argmax \(plain), group + assignment \(post)")
+    }
+}
