@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""PyTorch's side of `morpho bench embed` / `morpho bench train`: ResNet18 (torchvision layout, defined in
-make_torch_fixtures.py) on random crops, CPU, eager, in NCHW and in channels_last; prints the better
-"<images/s> <layout> <peak RSS MiB>".
-Usage: bench_torch.py embed|train --batch-size 64 --size 96 --channels 3 --batches 10 --threads 2
+"""PyTorch's side of `morpho bench embed` / `train` / `deepnoise`: ResNet18 (torchvision layout, defined in
+make_torch_fixtures.py) or, for deepnoise, the Xception-style network of Morpho's Classification module
+with a cosine head, ArcFace loss and AdamW, on random images, CPU, eager, in NCHW and in channels_last;
+prints the better "<images/s> <layout> <peak RSS MiB>".
+Usage: bench_torch.py embed|train|deepnoise --batch-size 64 --size 96 --channels 3 --batches 10 --threads 2 [--width 16]
 """
+import math
 import argparse
 import os
 import resource
@@ -17,9 +19,57 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_torch_fixtures import BasicBlock, ResNet  # noqa: E402
 
 
+class SeparableConv(torch.nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.depthwise = torch.nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False)
+        self.pointwise = torch.nn.Conv2d(cin, cout, 1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return self.bn(self.pointwise(self.depthwise(x)))
+
+
+class Block(torch.nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.sep1, self.sep2 = SeparableConv(cin, cout), SeparableConv(cout, cout)
+        self.shortcut = torch.nn.Conv2d(cin, cout, 1, stride=2, bias=False)
+        self.shortcut_bn = torch.nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        h = F.max_pool2d(self.sep2(F.relu(self.sep1(x))), 3, 2, 1)
+        return F.relu(h + self.shortcut_bn(self.shortcut(x)))
+
+
+class Xception(torch.nn.Module):
+    """Morpho's XceptionNet: strided stem, blocks doubling the width, global mean, cosine head."""
+
+    def __init__(self, channels, width, classes, blocks=3):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False)
+        self.stem_bn = torch.nn.BatchNorm2d(width)
+        self.blocks = torch.nn.Sequential(*[Block(width << i, width << (i + 1)) for i in range(blocks)])
+        self.head = torch.nn.Parameter(torch.randn(classes, width << blocks) * 0.01)
+
+    def forward(self, x):
+        h = self.blocks(F.relu(self.stem_bn(self.stem(x)))).mean((2, 3))
+        return F.linear(F.normalize(h, dim=1), F.normalize(self.head, dim=1))
+
+
+def arcface_loss(cosines, labels, s=30.0, m=0.1):
+    c = cosines.clamp(-1 + 1e-7, 1 - 1e-7)
+    target = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - (1 - c * c).sqrt() * math.sin(m), c - m * math.sin(m))
+    onehot = F.one_hot(labels, cosines.shape[1]).bool()
+    return F.cross_entropy(torch.where(onehot, target, c) * s, labels)
+
+
 def images_per_second(mode, layout, args):
     torch.manual_seed(0)
-    model = ResNet(BasicBlock, [2, 2, 2, 2], in_channels=args.channels, width=64, classes=args.classes)
+    if mode == "deepnoise":
+        model = Xception(args.channels, args.width, args.classes)
+    else:
+        model = ResNet(BasicBlock, [2, 2, 2, 2], in_channels=args.channels, width=64, classes=args.classes)
     x = torch.randn(args.batch_size, args.channels, args.size, args.size)
     labels = torch.randint(0, args.classes, (args.batch_size,))
     if layout == "channels_last":
@@ -31,6 +81,14 @@ def images_per_second(mode, layout, args):
         def step():
             with torch.no_grad():
                 model(x)
+    elif mode == "deepnoise":
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=0.002, weight_decay=1e-4)
+
+        def step():
+            opt.zero_grad()
+            arcface_loss(model(x), labels).backward()
+            opt.step()
     else:
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -49,7 +107,8 @@ def images_per_second(mode, layout, args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["embed", "train"])
+    p.add_argument("mode", choices=["embed", "train", "deepnoise"])
+    p.add_argument("--width", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--channels", type=int, default=3)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MorphoCore
+import Classification
 import NeuralNetwork
 
 /// Options shared by `morpho bench embed` and `morpho bench train`.
@@ -23,13 +24,13 @@ struct NetworkBenchOptions: ParsableArguments {
     }
 
     /// Runs the PyTorch side and prints both lines and the ratio.
-    func compare(mode: String, morpho: Double, detail: String) throws {
+    func compare(mode: String, morpho: Double, detail: String, extra: [String] = []) throws {
         say(String(format: "Morpho  %@: %7.1f images/s (%@), peak RSS %.0f MiB", mode, morpho, detail, peakResidentMiB()))
         guard !noPeer else { return }
         let output: String
         do {
             output = try runForStdout(python, [ScriptLocator.script("bench_torch.py"), mode, "--batch-size", "\(batchSize)", "--size", "\(size)",
-                                               "--channels", "\(channels)", "--batches", "\(batches)", "--threads", "\(threads)"])
+                                               "--channels", "\(channels)", "--batches", "\(batches)", "--threads", "\(threads)"] + extra)
         } catch let error as MorphoError {
             say("PyTorch: \(error.description)")
             return
@@ -99,6 +100,41 @@ struct BenchTrain: ParsableCommand {
                 try optimizer.step()
             }
             try options.compare(mode: "train", morpho: rate, detail: "channels-last, SGD with momentum")
+        }
+    }
+}
+
+/// `morpho bench deepnoise`: DeepNoise training steps (Xception-style net, cosine head, ArcFace, AdamW) against
+/// the same network in PyTorch.
+struct BenchDeepNoise: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deepnoise",
+        abstract: "DeepNoise training steps (images/s): Xception-style net + ArcFace + AdamW against the same network in PyTorch.",
+        discussion: "Example: morpho bench deepnoise --python /tmp/torchvenv/bin/python --size 48 --channels 6 --batch-size 32 --batches 40"
+    )
+    @OptionGroup var options: NetworkBenchOptions
+    @Option(help: "Stem width (16: normal, 24: wide).") var width = 16
+    @Option var classes = 47
+
+    func run() throws {
+        try Morpho.reportingErrors {
+            try Engine.setThreads(options.threads)
+            var config = XceptionNet.Config()
+            config.inputChannels = options.channels
+            config.width = width
+            config.classes = classes
+            config.cosineHead = true
+            let net = try XceptionNet(config, seed: 1)
+            Engine.seed(1)
+            let x = try Tensor.randn([options.batchSize, options.channels, options.size, options.size])
+            let labels = try Tensor(indices: (0..<options.batchSize).map { $0 % classes })
+            let optimizer = Adam(net, learningRate: 0.002, weightDecay: 1e-4, decoupled: true)
+            let rate = try options.imagesPerSecond {
+                try Loss.crossEntropy(try Loss.arcFaceLogits(try net(x, training: true), labels: labels), labels: labels).backward()
+                try optimizer.step()
+            }
+            try options.compare(mode: "deepnoise", morpho: rate, detail: "width \(width), ArcFace, AdamW",
+                                extra: ["--width", "\(width)", "--classes", "\(classes)"])
         }
     }
 }
