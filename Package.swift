@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Embedding", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork", "Profiling"]),
         .target(name: "Training", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork"]),
         .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
-                                                 "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training",
+                                                 "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Classification",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Classification", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork"]),
         .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib"]),

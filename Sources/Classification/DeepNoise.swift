@@ -33,7 +33,6 @@ public struct DeepNoiseConfig: Codable, Sendable, Equatable {
     /// `group-assign` (infer each plate's group, then assign within it).
     public var postprocess = "group-assign"
     public var seed: UInt64 = 1
-    public var threads = 0
 
     public init() {}
 
@@ -142,19 +141,15 @@ public struct DeepNoiseTrainer {
         return Trained(model: config.meanTeacher ? teacher : student, seconds: seconds, imagesPerSecond: Double(seen) / seconds)
     }
 
-    /// Class probabilities per well: the softmax of each site (scaled cosines with ArcFace), averaged
-    /// over the well's sites. Rows follow `wells` (indices into `data.wells`).
-    public func predict(_ model: XceptionNet, _ data: RxRx1Images, wells: [Int]) throws -> [[Double]] {
+    /// Class probabilities of each image (rows follow `images`): the softmax of the logits, or of the
+    /// scaled cosines with ArcFace.
+    public func predictImages(_ model: XceptionNet, _ data: RxRx1Images, images: [Int]) throws -> [[Double]] {
         let n = data.size, per = data.channels * n * n
-        var imagesOfWell = [Int: [Int]]()
-        for i in 0..<data.count { imagesOfWell[data.imageWell[i], default: []].append(i) }
-        let images = wells.flatMap { imagesOfWell[$0] ?? [] }
-        var probabilities = [[Double]](repeating: [Double](repeating: 0, count: classes), count: data.wells.count)
-        var counts = [Int](repeating: 0, count: data.wells.count)
+        var rows = [[Double]]()
+        rows.reserveCapacity(images.count)
         var rng = SeededGenerator(seed: 0)
-        let chunk = 128
-        for startIndex in stride(from: 0, to: images.count, by: chunk) {
-            let part = Array(images[startIndex..<min(images.count, startIndex + chunk)])
+        for startIndex in stride(from: 0, to: images.count, by: 128) {
+            let part = Array(images[startIndex..<min(images.count, startIndex + 128)])
             var xs = [Float](repeating: 0, count: part.count * per)
             xs.withUnsafeMutableBufferPointer { b in
                 for (k, i) in part.enumerated() { data.fill(b.baseAddress! + k * per, image: i, .none, rng: &rng) }
@@ -164,18 +159,33 @@ public struct DeepNoiseTrainer {
                 if config.loss == "arcface" { out = try out * config.arcfaceScale }
                 return try out.softmax(1).floats()
             }
-            for (k, i) in part.enumerated() {
-                let w = data.imageWell[i]
-                for c in 0..<classes { probabilities[w][c] += Double(p[k * classes + c]) }
-                counts[w] += 1
-            }
+            for k in part.indices { rows.append((0..<classes).map { Double(p[k * classes + $0]) }) }
         }
-        return wells.map { w in probabilities[w].map { $0 / Double(max(1, counts[w])) } }
+        return rows
+    }
+
+    /// Class probabilities per well (rows follow `wells`, indices into `data.wells`): the mean of its
+    /// images' probabilities.
+    public func predict(_ model: XceptionNet, _ data: RxRx1Images, wells: [Int]) throws -> [[Double]] {
+        let images = data.images(ofWells: wells)
+        return DeepNoiseEvaluation.wellMeans(try predictImages(model, data, images: images), images: images, data: data, wells: wells)
     }
 }
 
 /// Predictions for the treatment wells of held-out plates, with and without the plate prior.
 public enum DeepNoiseEvaluation {
+    /// Means of image rows per well, in the order of `wells`.
+    public static func wellMeans(_ rows: [[Double]], images: [Int], data: RxRx1Images, wells: [Int]) -> [[Double]] {
+        let classes = rows.first?.count ?? 0
+        var sums = [Int: [Double]](), counts = [Int: Int]()
+        for (row, i) in zip(rows, images) {
+            let w = data.imageWell[i]
+            sums[w, default: [Double](repeating: 0, count: classes)] = zip(sums[w] ?? [Double](repeating: 0, count: classes), row).map(+)
+            counts[w, default: 0] += 1
+        }
+        return wells.map { w in (sums[w] ?? [Double](repeating: 0, count: classes)).map { $0 / Double(max(1, counts[w] ?? 0)) } }
+    }
+
     /// Restricts well probabilities to the treatment classes (0..<treatments) and renormalizes.
     public static func treatmentProbabilities(_ p: [[Double]], treatments: Int) -> [[Double]] {
         p.map { row in

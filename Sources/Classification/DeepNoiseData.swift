@@ -50,6 +50,13 @@ public struct RxRx1Images: Sendable {
 
     public var count: Int { imageWell.count }
 
+    /// The images of `wells` (indices into `wells`), well by well.
+    public func images(ofWells wells: [Int]) -> [Int] {
+        var byWell = [Int: [Int]]()
+        for i in 0..<count { byWell[imageWell[i], default: []].append(i) }
+        return wells.flatMap { byWell[$0] ?? [] }
+    }
+
     /// Sets the statistics for `mode`: each group's per-channel pixel mean and standard deviation.
     public mutating func normalize(_ mode: Normalization) {
         let plane = size * size

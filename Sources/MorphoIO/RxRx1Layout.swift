@@ -107,3 +107,38 @@ public enum RxRx1Layout {
         return wells
     }
 }
+
+extension RxRx1Layout {
+    public static let channelNames = ["nucleus", "nucleolus", "mitochondria", "ER", "actin", "Golgi"]
+    public static let untreated = "EMPTY"
+
+    /// The plate name Morpho uses for an RxRx1 plate: `<experiment>_<plate>` (`HEPG2-01_1`).
+    public static func plateName(_ w: RxRx1Well) -> String { "\(w.experiment)_\(w.plate)" }
+
+    /// Sites per well: those of the first well whose first channel exists (s1, s2, ...).
+    public static func siteCount(root: URL, wells: [RxRx1Well], ext: String) throws -> Int {
+        guard let w = wells.first else { return 0 }
+        var n = 0
+        while FileManager.default.fileExists(atPath: w.imageURL(root: root, site: n + 1, channel: 1, ext: ext).path) { n += 1 }
+        guard n > 0 else { throw MorphoError.file(path: w.imageURL(root: root, site: 1, channel: 1, ext: ext).path, problem: "file not found (first image of the screen)") }
+        return n
+    }
+
+    /// The screen as an `Experiment`: plates `<experiment>_<plate>` in batch `<experiment>`, treatment
+    /// `sirna_<k>` (the untreated well `EMPTY`, the control), no treatment where the label is unknown.
+    public static func experiment(_ wells: [RxRx1Well], root: URL, sites: Int, ext: String) -> Experiment {
+        let byPlate = Dictionary(grouping: wells, by: plateName)
+        let plates = byPlate.keys.sorted(by: naturalLess).map { name -> Plate in
+            let members = byPlate[name]!.sorted { $0.well < $1.well }
+            return Plate(name: name, batch: members[0].experiment, wells: members.map { w in
+                let treatment = w.kind == .negativeControl ? Treatment(compound: untreated, concentration: 0)
+                    : w.sirna.map { Treatment(compound: "sirna_\($0)", concentration: 0) }
+                let siteList = (1...max(1, sites)).map { s in
+                    Site(index: s, files: Dictionary(uniqueKeysWithValues: channelNames.enumerated().map { ($0.element, w.imageURL(root: root, site: s, channel: $0.offset + 1, ext: ext)) }))
+                }
+                return Well(id: w.well, treatment: treatment, sites: siteList)
+            })
+        }
+        return Experiment(channels: channelNames, plates: plates, controlCompound: untreated)
+    }
+}

@@ -54,6 +54,18 @@ public enum ExperimentSource: Sendable {
     case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?, annotatedOnly: Bool, checkFiles: Bool)
     case loaddata(csv: URL, moa: URL?, images: URL?)
     case synthetic(SyntheticConfig)
+    /// An RxRx1 screen: its folder (train.csv, ... and the images), or a synthetic RxRx1-like screen
+    /// generated into `<output>/screen`.
+    case rxrx1(RxRx1Source)
+}
+
+public struct RxRx1Source: Sendable {
+    /// The screen folder; nil until a synthetic screen has been placed.
+    public var folder: URL?
+    /// `id_code,sirna` answers for the test wells (scoring only).
+    public var truth: URL?
+    public var imageExtension: String
+    public var synthetic: RxRx1Config?
 }
 
 /// A pipeline file: `name`, `output` (the run folder), `threads`, `experiment` and `stages`.
@@ -150,7 +162,7 @@ public struct Pipeline: Sendable {
 
     static func parseExperiment(_ node: Node, file: String) throws -> (ExperimentSource, [String]?) {
         guard case .mapping(let m) = node else { throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): expected a mapping") }
-        let keys = ["bbbc021", "loaddata", "synthetic", "plates"]
+        let keys = ["bbbc021", "loaddata", "synthetic", "rxrx1", "plates"]
         for (k, _) in m where !keys.contains(k.string ?? "") {
             throw MorphoError.config(key: "experiment.\(k.string ?? "?")", problem: "\(file) \(ConfigDecoding.line(k)): unknown key (known: \(keys.joined(separator: ", ")))")
         }
@@ -158,9 +170,9 @@ public struct Pipeline: Sendable {
             guard case .sequence(let s) = n else { throw MorphoError.config(key: "experiment.plates", problem: "\(file) \(ConfigDecoding.line(n)): expected a list") }
             return s.compactMap(\.string)
         }
-        let given = ["bbbc021", "loaddata", "synthetic"].filter { m[$0] != nil }
+        let given = ["bbbc021", "loaddata", "synthetic", "rxrx1"].filter { m[$0] != nil }
         guard given.count == 1 else {
-            throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): give exactly one of bbbc021, loaddata, synthetic")
+            throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): give exactly one of bbbc021, loaddata, synthetic, rxrx1")
         }
         func path(_ s: String?) -> URL? { s.map { URL(fileURLWithPath: $0) } }
         switch given[0] {
@@ -171,6 +183,28 @@ public struct Pipeline: Sendable {
             }
             return (.bbbc021(imageCSV: URL(fileURLWithPath: c.imageCsv), moaCSV: URL(fileURLWithPath: c.moaCsv), images: path(c.images),
                               annotatedOnly: c.annotatedOnly, checkFiles: c.checkFiles), plates)
+        case "rxrx1":
+            var node = m["rxrx1"]!
+            var synthetic: RxRx1Config?
+            if case .mapping(var rm) = node, let sn = rm["synthetic"] {
+                var preset = "demo"
+                var rest = sn
+                if case .mapping(var sm) = sn, let p = sm["preset"] {
+                    preset = p.string ?? preset
+                    sm["preset"] = nil
+                    rest = .mapping(sm)
+                }
+                synthetic = try ConfigDecoding.decode(try RxRx1Config.preset(preset), from: rest, path: "experiment.rxrx1.synthetic", file: file)
+                try synthetic!.validate()
+                rm["synthetic"] = nil
+                node = .mapping(rm)
+            }
+            let c = try ConfigDecoding.decode(RxRx1Section(), from: node, path: "experiment.rxrx1", file: file)
+            guard synthetic != nil || c.folder != nil else {
+                throw MorphoError.config(key: "experiment.rxrx1", problem: "\(file): give folder (an RxRx1 screen) or synthetic")
+            }
+            return (.rxrx1(RxRx1Source(folder: path(c.folder), truth: path(c.truth), imageExtension: synthetic != nil ? RxRx1ScreenWriter.imageExtension : c.imageExtension,
+                                       synthetic: synthetic)), plates)
         case "loaddata":
             let c = try ConfigDecoding.decode(LoadDataSection(), from: m["loaddata"], path: "experiment.loaddata", file: file)
             guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }
@@ -192,6 +226,7 @@ public struct Pipeline: Sendable {
     /// `annotated_only`: only wells of compounds with a MoA (and the controls); `check_files: false` for
     /// pipelines that read no images (profiles from a feature table).
     struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String?; var annotatedOnly = false; var checkFiles = true }
+    struct RxRx1Section: Codable { var folder: String?; var truth: String?; var imageExtension = "png" }
     struct LoadDataSection: Codable { var csv = ""; var moa: String?; var images: String? }
 
     /// `a.b.c=value` overrides set into the document (lists by index: `stages.2.train.epochs=1` is also

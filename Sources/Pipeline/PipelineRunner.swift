@@ -54,6 +54,11 @@ public struct PipelineRunner {
             if summary.fieldsRendered > 0 { log("synthetic screen: \(summary.fieldsRendered) of \(summary.fields) fields rendered into \(folder.path)") }
             experiment = try BBBC021Layout.read(imageCSV: folder.appendingPathComponent("image.csv"), moaCSV: folder.appendingPathComponent("moa.csv"),
                                                 options: .init(imageRoot: folder.appendingPathComponent("images"), checkFiles: true)).0
+        case .rxrx1:
+            let source = try rxrx1Source()
+            let wells = try RxRx1Layout.read(source.folder!, truthFile: source.truth)
+            let sites = try RxRx1Layout.siteCount(root: source.folder!, wells: wells, ext: source.imageExtension)
+            experiment = RxRx1Layout.experiment(wells, root: source.folder!, sites: sites, ext: source.imageExtension)
         }
         if let plates = pipeline.plates {
             for p in plates where !experiment.plates.contains(where: { $0.name == p }) {
@@ -63,6 +68,22 @@ public struct PipelineRunner {
         }
         guard !experiment.plates.isEmpty else { throw MorphoError.data(context: "experiment", problem: "no plates to process") }
         return experiment
+    }
+
+    /// The RxRx1 source with its folder set: a synthetic screen is generated first (resumable) into
+    /// `<output>/screen`, its answers in `truth/test_labels.csv`. Nil for other experiments.
+    public func rxrx1Source() throws -> RxRx1Source {
+        guard case .rxrx1(var source) = pipeline.source else {
+            throw MorphoError.config(key: "experiment", problem: "this stage needs an rxrx1 experiment")
+        }
+        if let config = source.synthetic {
+            let folder = screenFolder
+            let rendered = try RxRx1ScreenWriter(design: try RxRx1Design(config: config)).write(to: folder, progress: progress)
+            if rendered > 0 { log("synthetic RxRx1-like screen: \(rendered) wells rendered into \(folder.path)") }
+            source.folder = folder
+            source.truth = source.truth ?? folder.appendingPathComponent("truth/test_labels.csv")
+        }
+        return source
     }
 
     /// The stages `selection` names, in pipeline order.
@@ -88,8 +109,9 @@ public struct PipelineRunner {
             }
             selected = selected.filter { plates.contains($0.name) }
         }
+        let rxrx1: RxRx1Source? = if case .rxrx1 = pipeline.source { try rxrx1Source() } else { nil }
         return StageContext(runFolder: pipeline.output, experiment: experiment, plates: selected, threads: pipeline.threads,
-                            progress: progress, stageConfigs: Dictionary(uniqueKeysWithValues: pipeline.stages.map { ($0.name, $0.configJSON) }))
+                            progress: progress, rxrx1: rxrx1, stageConfigs: Dictionary(uniqueKeysWithValues: pipeline.stages.map { ($0.name, $0.configJSON) }))
     }
 
     /// Runs the selected stages. A full run (every stage, every plate) also writes the manifest.

@@ -90,6 +90,8 @@ public struct StageContext: Sendable {
     public let plates: [Plate]
     public let threads: Int
     public let progress: Bool
+    /// The RxRx1 screen, when the experiment is one (classifier stages read its tables).
+    public let rxrx1: RxRx1Source?
     /// The configs of the pipeline's stages, by stage name, as resolved JSON (for stages that read another's settings).
     public let stageConfigs: [String: Data]
 

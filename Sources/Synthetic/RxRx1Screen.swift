@@ -39,7 +39,6 @@ public struct RxRx1Config: Codable, Sendable, Equatable {
     public init() {}
 
     public static let cellTypeNames = ["HEPG2", "HUVEC", "RPE", "U2OS"]
-    public static let channelNames = ["nucleus", "nucleolus", "mitochondria", "ER", "actin", "Golgi"]
 
     /// `tiny` (tests: 16 classes, 32 px), `demo` (40 classes, 48 px, 4 sites), `rxrx1` (the full 1,108-class layout).
     public static func preset(_ name: String) throws -> RxRx1Config {

@@ -72,6 +72,14 @@ struct RunCommand: ParsableCommand {
             experiment = Node([(Node("loaddata"), Node([(Node("csv"), path(csv)), (Node("moa"), path(moa)), (Node("images"), path(images))]))])
         case .synthetic(let c):
             experiment = Node([(Node("synthetic"), try JSONValue(json: try encoder.encode(c)).node)])
+        case .rxrx1(let r):
+            var fields: [(Node, Node)] = [(Node("truth"), path(r.truth)), (Node("image_extension"), Node(r.imageExtension))]
+            if let c = r.synthetic {
+                fields.append((Node("synthetic"), try JSONValue(json: try encoder.encode(c)).node))
+            } else {
+                fields.insert((Node("folder"), path(r.folder)), at: 0)
+            }
+            experiment = Node([(Node("rxrx1"), Node(fields))])
         }
         let stages = Node(try p.stages.map { Node([(Node($0.name), try JSONValue(json: $0.configJSON).node)]) })
         let doc = Node([(Node("name"), Node(p.name)), (Node("output"), Node(p.output.path)), (Node("threads"), Node(String(p.threads), Tag(.int))),

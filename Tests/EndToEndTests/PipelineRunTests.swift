@@ -211,3 +211,38 @@ enum TinyPipeline {
         #expect(r.stdout.contains("MoA matching: NSC 0.8"), "\(r.stdout)")
     }
 }
+
+@Suite struct ClassifyPipelineTests {
+    /// The shipped DeepNoise pipeline on the tiny RxRx1-like screen (short training): predictions per
+    /// well and per image, held-out accuracy in the metrics and the report, and a rerun that trains nothing.
+    @Test func deepNoisePipelineWritesPredictionsAndResumes() throws {
+        let dir = TestPaths.temporaryDirectory("classify")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = dir.appendingPathComponent("run")
+        let args = ["run", "Pipelines/rxrx1-deepnoise.yaml", "--quiet", "--set", "experiment.rxrx1.synthetic.preset=tiny",
+                    "--set", "output=\(run.path)", "--set", "stages.classify.epochs=3", "--set", "stages.classify.width=8",
+                    "--set", "stages.classify.wide_width=8"]
+        let r = try MorphoBinary.run(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        let wells = try CSV.read(run.appendingPathComponent("predictions/wells.csv"))
+        // tiny: 2 cell types x 2 experiments x 4 plates x (4 treatments + 4 controls + 1 untreated).
+        #expect(wells.rowCount == 2 * 2 * 4 * 9)
+        let sets = try wells.column("set"), types = try wells.column("well_type"), predicted = try wells.column("predicted")
+        let testTreatments = wells.rowCount > 0 ? (0..<wells.rowCount).filter { sets[$0] == "test" && types[$0] == "treatment" } : []
+        #expect(testTreatments.count == 32)
+        // Post-processing gives each test plate's treatment wells distinct classes.
+        let plates = try wells.column("experiment").indices.map { try "\(wells.column("experiment")[$0])/\(wells.column("plate")[$0])" }
+        for plate in Set(testTreatments.map { plates[$0] }) {
+            let classes = testTreatments.filter { plates[$0] == plate }.map { predicted[$0] }
+            #expect(Set(classes).count == classes.count, "plate \(plate): \(classes)")
+        }
+        let images = try CSV.read(run.appendingPathComponent("predictions/images.csv"))
+        #expect(images.rowCount == wells.rowCount)  // tiny: one site per well
+        let metrics = try JSONDecoder().decode([String: Double].self, from: Data(contentsOf: run.appendingPathComponent("predictions/metrics.json")))
+        #expect((0...1).contains(metrics["accuracy"] ?? -1) && (0...1).contains(metrics["accuracy_raw"] ?? -1))
+        let report = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("classify") && report.contains("accuracy"))
+        let again = try MorphoBinary.run(args)
+        #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 1 up to date"), "\(again.stderr)")
+    }
+}

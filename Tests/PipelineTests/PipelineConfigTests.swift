@@ -136,11 +136,13 @@ import Testing
     @Test func everyShippedPipelineLoads() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Pipelines").standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(files == ["bbbc021-cellprofiler.yaml", "bbbc021.yaml", "quickstart.yaml"])
+        #expect(files == ["bbbc021-cellprofiler.yaml", "bbbc021.yaml", "quickstart.yaml", "rxrx1-deepnoise.yaml"])
         for f in files {
             let p = try Pipeline.load(folder.appendingPathComponent(f))
-            #expect(p.stages.last?.name == "match", "\(f)")
+            #expect(p.stages.last?.name == (f.hasPrefix("rxrx1") ? "classify" : "match"), "\(f)")
         }
+        // An unknown classifier method is named.
+        #expect(throws: MorphoError.self) { try Pipeline.load(folder.appendingPathComponent("rxrx1-deepnoise.yaml"), overrides: ["stages.classify.method=magic"]) }
         let seed = try Pipeline.load(folder.appendingPathComponent("bbbc021.yaml"))
         #expect(seed.stages.map(\.name) == ["illumination", "segmentation", "crop", "train", "embed", "profile", "match"])
     }

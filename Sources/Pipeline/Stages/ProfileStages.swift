@@ -106,6 +106,6 @@ extension StageRegistry {
     /// The stages Morpho ships, in their usual order.
     public static let standard = StageRegistry([
         IlluminationPipelineStage.self, SegmentationPipelineStage.self, CropPipelineStage.self, TrainPipelineStage.self,
-        EmbedPipelineStage.self, ProfilePipelineStage.self, MatchPipelineStage.self,
+        EmbedPipelineStage.self, ProfilePipelineStage.self, MatchPipelineStage.self, ClassifyPipelineStage.self,
     ])
 }
