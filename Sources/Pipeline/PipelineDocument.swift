@@ -187,13 +187,7 @@ public struct Pipeline: Sendable {
             var node = m["rxrx1"]!
             var synthetic: RxRx1Config?
             if case .mapping(var rm) = node, let sn = rm["synthetic"] {
-                var preset = "demo"
-                var rest = sn
-                if case .mapping(var sm) = sn, let p = sm["preset"] {
-                    preset = p.string ?? preset
-                    sm["preset"] = nil
-                    rest = .mapping(sm)
-                }
+                let (preset, rest) = splitPreset(sn, default: "demo")
                 synthetic = try ConfigDecoding.decode(try RxRx1Config.preset(preset), from: rest, path: "experiment.rxrx1.synthetic", file: file)
                 try synthetic!.validate()
                 rm["synthetic"] = nil
@@ -210,14 +204,7 @@ public struct Pipeline: Sendable {
             guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }
             return (.loaddata(csv: URL(fileURLWithPath: c.csv), moa: path(c.moa), images: path(c.images)), plates)
         default:
-            let node = m["synthetic"]!
-            var preset = "small"
-            var rest = node
-            if case .mapping(var sm) = node, let p = sm["preset"] {
-                preset = p.string ?? preset
-                sm["preset"] = nil
-                rest = .mapping(sm)
-            }
+            let (preset, rest) = splitPreset(m["synthetic"]!, default: "small")
             let base = try SyntheticConfig.preset(preset)
             return (.synthetic(try ConfigDecoding.decode(base, from: rest, path: "experiment.synthetic", file: file)), plates)
         }
@@ -226,6 +213,13 @@ public struct Pipeline: Sendable {
     /// `annotated_only`: only wells of compounds with a MoA (and the controls); `check_files: false` for
     /// pipelines that read no images (profiles from a feature table).
     struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String?; var annotatedOnly = false; var checkFiles = true }
+    /// A synthetic section's `preset` (or `fallback`) and the rest of its settings.
+    static func splitPreset(_ node: Node, default fallback: String) -> (String, Node) {
+        guard case .mapping(var m) = node, let p = m["preset"] else { return (fallback, node) }
+        m["preset"] = nil
+        return (p.string ?? fallback, .mapping(m))
+    }
+
     struct RxRx1Section: Codable { var folder: String?; var truth: String?; var imageExtension = "png" }
     struct LoadDataSection: Codable { var csv = ""; var moa: String?; var images: String? }
 
