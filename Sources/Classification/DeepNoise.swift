@@ -74,14 +74,14 @@ public struct DeepNoiseTrainer {
         netConfig.classes = classes
         netConfig.cosineHead = config.loss == "arcface"
         let student = try XceptionNet(netConfig, seed: seed)
-        let teacher = try XceptionNet(netConfig, seed: seed)
-        try teacher.updateAsTeacher(of: student, decay: 0)
+        let teacher: XceptionNet? = config.meanTeacher ? try XceptionNet(netConfig, seed: seed) : nil
+        try teacher?.updateAsTeacher(of: student, decay: 0)
         let optimizer = Adam(student, learningRate: config.learningRate, weightDecay: config.weightDecay, decoupled: true)
         let labels = labelled.map { data.wells[data.imageWell[$0]].sirna! }
-        let n = data.size, per = data.channels * n * n
+        let n = data.size
         let weak = RxRx1Images.Augmentation(dihedral: true, scale: config.scale, erasing: 0, jitter: config.jitter)
         let strong = RxRx1Images.Augmentation(dihedral: true, scale: config.scale, erasing: config.erasing, jitter: config.jitter)
-        let bs = config.batchSize, ubs = config.meanTeacher && !unlabelled.isEmpty ? bs / 2 : 0
+        let bs = config.batchSize, ubs = teacher != nil && !unlabelled.isEmpty ? bs / 2 : 0
         let steps = max(1, labelled.count / bs)
         let start = Date()
         var seen = 0
@@ -96,40 +96,24 @@ public struct DeepNoiseTrainer {
                 let picks = (0..<bs).map { order[(s * bs + $0) % order.count] }
                 let extra = (0..<ubs).map { _ in unlabelled[Int(rng.next() % UInt64(unlabelled.count))] }
                 let images = picks.map { labelled[$0] } + extra
-                var xs = [Float](repeating: 0, count: images.count * per), xt = xs
-                xs.withUnsafeMutableBufferPointer { b in
-                    for (k, i) in images.enumerated() { data.fill(b.baseAddress! + k * per, image: i, weak, rng: &rng) }
-                }
-                if ubs > 0 || config.meanTeacher {
-                    xt.withUnsafeMutableBufferPointer { b in
-                        for (k, i) in images.enumerated() { data.fill(b.baseAddress! + k * per, image: i, strong, rng: &rng) }
-                    }
-                }
-                let x = try Tensor(xs, shape: [images.count, data.channels, n, n])
+                let shape = [images.count, data.channels, n, n]
+                let x = try Tensor(data.batch(images, weak, rng: &rng), shape: shape)
                 let y = try Tensor(indices: picks.map { labels[$0] })
                 let out = try student(x, training: true)
                 let labelledOut = try out.narrowed(0, 0, bs)
-                var loss: Tensor
-                let scaled: Tensor
-                if config.loss == "arcface" {
-                    loss = try Loss.crossEntropy(try Loss.arcFaceLogits(labelledOut, labels: y, scale: config.arcfaceScale, margin: config.arcfaceMargin), labels: y)
-                    scaled = try out * config.arcfaceScale
-                } else {
-                    loss = try Loss.crossEntropy(labelledOut, labels: y)
-                    scaled = out
-                }
-                if config.meanTeacher {
-                    let target = try Tensor.withoutGradients {
-                        let t = try teacher(try Tensor(xt, shape: [images.count, data.channels, n, n]), training: false)
-                        return config.loss == "arcface" ? try t * config.arcfaceScale : t
-                    }
+                var loss = config.loss == "arcface"
+                    ? try Loss.crossEntropy(try Loss.arcFaceLogits(labelledOut, labels: y, scale: config.arcfaceScale, margin: config.arcfaceMargin), labels: y)
+                    : try Loss.crossEntropy(labelledOut, labels: y)
+                if let teacher {
+                    let xt = try Tensor(data.batch(images, strong, rng: &rng), shape: shape)
+                    let target = try Tensor.withoutGradients { try logits(try teacher(xt, training: false)) }
                     let progressFraction = min(1, (Double(epoch) + Double(s) / Double(steps)) / Double(max(1, config.rampupEpochs)))
                     let weight = config.consistencyWeight * Foundation.exp(-5 * (1 - progressFraction) * (1 - progressFraction))
-                    loss = try loss + (try Loss.softmaxMSE(scaled, target.detached()) * weight)
+                    loss = try loss + (try Loss.softmaxMSE(try logits(out), target.detached()) * weight)
                 }
                 try loss.backward()
                 try optimizer.step()
-                if config.meanTeacher { try teacher.updateAsTeacher(of: student, decay: min(config.emaDecay, 1 - 1 / Double(optimizer.steps + 1))) }
+                try teacher?.updateAsTeacher(of: student, decay: min(config.emaDecay, 1 - 1 / Double(optimizer.steps + 1)))
                 lossSum += try loss.item()
                 seen += images.count
                 reporter.advance(by: bs)
@@ -138,27 +122,24 @@ public struct DeepNoiseTrainer {
             if progress { log(String(format: "deepnoise w%d epoch %d: loss %.4f", width, epoch + 1, lossSum / Double(steps))) }
         }
         let seconds = Date().timeIntervalSince(start)
-        return Trained(model: config.meanTeacher ? teacher : student, seconds: seconds, imagesPerSecond: Double(seen) / seconds)
+        return Trained(model: teacher ?? student, seconds: seconds, imagesPerSecond: Double(seen) / seconds)
+    }
+
+    /// What the softmax sees: the scaled cosines with ArcFace, else the logits as they are.
+    func logits(_ out: Tensor) throws -> Tensor {
+        config.loss == "arcface" ? try out * config.arcfaceScale : out
     }
 
     /// Class probabilities of each image (rows follow `images`): the softmax of the logits, or of the
     /// scaled cosines with ArcFace.
     public func predictImages(_ model: XceptionNet, _ data: RxRx1Images, images: [Int]) throws -> [[Double]] {
-        let n = data.size, per = data.channels * n * n
         var rows = [[Double]]()
         rows.reserveCapacity(images.count)
         var rng = SeededGenerator(seed: 0)
         for startIndex in stride(from: 0, to: images.count, by: 128) {
             let part = Array(images[startIndex..<min(images.count, startIndex + 128)])
-            var xs = [Float](repeating: 0, count: part.count * per)
-            xs.withUnsafeMutableBufferPointer { b in
-                for (k, i) in part.enumerated() { data.fill(b.baseAddress! + k * per, image: i, .none, rng: &rng) }
-            }
-            let p = try Tensor.withoutGradients { () -> [Float] in
-                var out = try model(try Tensor(xs, shape: [part.count, data.channels, n, n]), training: false)
-                if config.loss == "arcface" { out = try out * config.arcfaceScale }
-                return try out.softmax(1).floats()
-            }
+            let x = try Tensor(data.batch(part, .none, rng: &rng), shape: [part.count, data.channels, data.size, data.size])
+            let p = try Tensor.withoutGradients { try logits(try model(x, training: false)).softmax(1).floats() }
             for k in part.indices { rows.append((0..<classes).map { Double(p[k * classes + $0]) }) }
         }
         return rows
@@ -176,14 +157,14 @@ public struct DeepNoiseTrainer {
 public enum DeepNoiseEvaluation {
     /// Means of image rows per well, in the order of `wells`.
     public static func wellMeans(_ rows: [[Double]], images: [Int], data: RxRx1Images, wells: [Int]) -> [[Double]] {
-        let classes = rows.first?.count ?? 0
+        let zero = [Double](repeating: 0, count: rows.first?.count ?? 0)
         var sums = [Int: [Double]](), counts = [Int: Int]()
         for (row, i) in zip(rows, images) {
             let w = data.imageWell[i]
-            sums[w, default: [Double](repeating: 0, count: classes)] = zip(sums[w] ?? [Double](repeating: 0, count: classes), row).map(+)
+            sums[w, default: zero] = zip(sums[w, default: zero], row).map(+)
             counts[w, default: 0] += 1
         }
-        return wells.map { w in (sums[w] ?? [Double](repeating: 0, count: classes)).map { $0 / Double(max(1, counts[w] ?? 0)) } }
+        return wells.map { w in sums[w, default: zero].map { $0 / Double(max(1, counts[w, default: 0])) } }
     }
 
     /// Restricts well probabilities to the treatment classes (0..<treatments) and renormalizes.

@@ -42,6 +42,7 @@ public struct DeepNoiseAblation {
         var rows = [Row]()
         struct Arm: Codable { var probabilities: [[Double]]; var seconds: Double; var imagesPerSecond: Double; var key: String }
         var cache = [String: ([[Double]], DeepNoiseTrainer.Trained)]()
+        var normalized = [RxRx1Images.Normalization: RxRx1Images]()  // the pixels are shared, only the statistics differ
 
         func probabilities(_ c: DeepNoiseConfig, width: Int) throws -> ([[Double]], DeepNoiseTrainer.Trained) {
             let name = "\(c.normalization.rawValue)-\(c.loss)\(c.meanTeacher ? "-teacher" : "")-w\(width)"
@@ -57,8 +58,12 @@ public struct DeepNoiseAblation {
                 cache[name] = hit
                 return hit
             }
-            var d = data
-            d.normalize(c.normalization)
+            let d = normalized[c.normalization] ?? {
+                var d = data
+                d.normalize(c.normalization)
+                return d
+            }()
+            normalized[c.normalization] = d
             var trainer = DeepNoiseTrainer(config: c, classes: classes)
             trainer.progress = progress
             trainer.log = log

@@ -106,6 +106,16 @@ public struct RxRx1Images: Sendable {
         public static let none = Augmentation(dihedral: false)
     }
 
+    /// Normalized, augmented `images` one after another: a batch [N, channels, size, size].
+    public func batch(_ images: [Int], _ aug: Augmentation, rng: inout SeededGenerator) -> [Float] {
+        let per = channels * size * size
+        var out = [Float](repeating: 0, count: images.count * per)
+        out.withUnsafeMutableBufferPointer { b in
+            for (k, i) in images.enumerated() { fill(b.baseAddress! + k * per, image: i, aug, rng: &rng) }
+        }
+        return out
+    }
+
     /// Writes normalized, augmented image `i` into `out` (channels x size x size).
     public func fill(_ out: UnsafeMutablePointer<Float>, image i: Int, _ aug: Augmentation, rng: inout SeededGenerator) {
         let n = size, plane = n * n

@@ -4,16 +4,19 @@ import Foundation
 /// occurs exactly once, and a plate holds the classes of one of a few fixed plate groups (RxRx1: 4 groups
 /// of 277 siRNAs). Inputs are class probabilities, one row per well of one plate.
 public enum PlatePrior {
-    /// Argmax of each row of `probabilities` (wells x classes) after multiplying class k by `coefficients[k]`.
-    public static func argmax(_ probabilities: [[Double]], coefficients: [Double]? = nil) -> [Int] {
-        probabilities.map { row in
-            var best = 0, bestValue = -Double.infinity
-            for k in row.indices {
-                let v = row[k] * (coefficients?[k] ?? 1)
-                if v > bestValue { bestValue = v; best = k }
-            }
-            return best
+    /// The class with the largest score in `row`, after multiplying class k by `coefficients[k]`.
+    public static func argmax(row: [Double], coefficients: [Double]? = nil) -> Int {
+        var best = 0, bestValue = -Double.infinity
+        for k in row.indices {
+            let v = row[k] * (coefficients?[k] ?? 1)
+            if v > bestValue { bestValue = v; best = k }
         }
+        return best
+    }
+
+    /// Argmax of each row of `probabilities` (wells x classes).
+    public static func argmax(_ probabilities: [[Double]], coefficients: [Double]? = nil) -> [Int] {
+        probabilities.map { argmax(row: $0, coefficients: coefficients) }
     }
 
     /// How far predictions are from "each class at most once": sum over classes of (count - 1)+.

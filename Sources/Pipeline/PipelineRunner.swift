@@ -54,8 +54,12 @@ public struct PipelineRunner {
             if summary.fieldsRendered > 0 { log("synthetic screen: \(summary.fieldsRendered) of \(summary.fields) fields rendered into \(folder.path)") }
             experiment = try BBBC021Layout.read(imageCSV: folder.appendingPathComponent("image.csv"), moaCSV: folder.appendingPathComponent("moa.csv"),
                                                 options: .init(imageRoot: folder.appendingPathComponent("images"), checkFiles: true)).0
-        case .rxrx1:
-            let source = try rxrx1Source()
+        case .rxrx1(let given):
+            let source = rxrx1Source!
+            if let config = given.synthetic {
+                let rendered = try RxRx1ScreenWriter(design: try RxRx1Design(config: config)).write(to: screenFolder, progress: progress)
+                if rendered > 0 { log("synthetic RxRx1-like screen: \(rendered) wells rendered into \(screenFolder.path)") }
+            }
             let wells = try RxRx1Layout.read(source.folder!, truthFile: source.truth)
             let sites = try RxRx1Layout.siteCount(root: source.folder!, wells: wells, ext: source.imageExtension)
             experiment = RxRx1Layout.experiment(wells, root: source.folder!, sites: sites, ext: source.imageExtension)
@@ -70,18 +74,13 @@ public struct PipelineRunner {
         return experiment
     }
 
-    /// The RxRx1 source with its folder set: a synthetic screen is generated first (resumable) into
-    /// `<output>/screen`, its answers in `truth/test_labels.csv`. Nil for other experiments.
-    public func rxrx1Source() throws -> RxRx1Source {
-        guard case .rxrx1(var source) = pipeline.source else {
-            throw MorphoError.config(key: "experiment", problem: "this stage needs an rxrx1 experiment")
-        }
-        if let config = source.synthetic {
-            let folder = screenFolder
-            let rendered = try RxRx1ScreenWriter(design: try RxRx1Design(config: config)).write(to: folder, progress: progress)
-            if rendered > 0 { log("synthetic RxRx1-like screen: \(rendered) wells rendered into \(folder.path)") }
-            source.folder = folder
-            source.truth = source.truth ?? folder.appendingPathComponent("truth/test_labels.csv")
+    /// The RxRx1 source with its folder set: a synthetic screen lives in `<output>/screen`, its answers in
+    /// `truth/test_labels.csv` (`experiment()` generates it). Nil for other experiments.
+    var rxrx1Source: RxRx1Source? {
+        guard case .rxrx1(var source) = pipeline.source else { return nil }
+        if source.synthetic != nil {
+            source.folder = screenFolder
+            source.truth = source.truth ?? screenFolder.appendingPathComponent("truth/test_labels.csv")
         }
         return source
     }
@@ -109,9 +108,8 @@ public struct PipelineRunner {
             }
             selected = selected.filter { plates.contains($0.name) }
         }
-        let rxrx1: RxRx1Source? = if case .rxrx1 = pipeline.source { try rxrx1Source() } else { nil }
         return StageContext(runFolder: pipeline.output, experiment: experiment, plates: selected, threads: pipeline.threads,
-                            progress: progress, rxrx1: rxrx1, stageConfigs: Dictionary(uniqueKeysWithValues: pipeline.stages.map { ($0.name, $0.configJSON) }))
+                            progress: progress, rxrx1: rxrx1Source, stageConfigs: Dictionary(uniqueKeysWithValues: pipeline.stages.map { ($0.name, $0.configJSON) }))
     }
 
     /// Runs the selected stages. A full run (every stage, every plate) also writes the manifest.

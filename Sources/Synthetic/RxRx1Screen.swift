@@ -145,6 +145,11 @@ public struct RxRx1Renderer: Sendable {
         return zip(shared, specific).map { size * ((1 - s) * $0 + s * $1) }
     }
 
+    /// A disk of radius `edge` with a logistic rim of `width`: 1 inside, 0 outside.
+    @inline(__always) static func softEdge(_ r: Double, _ edge: Double, _ width: Double) -> Double {
+        1 / (1 + Foundation.exp((r - edge) / width))
+    }
+
     /// Renders the 8-bit channels (0...255 as Float) of one site of `well`.
     public func render(_ well: RxRx1Well, site: Int) -> [Image] {
         let n = config.imageSize
@@ -157,7 +162,7 @@ public struct RxRx1Renderer: Sendable {
         var channels = [[Float]](repeating: [Float](repeating: 0, count: n * n), count: 6)
         let scale = Double(n) / 64
         let baseNucleus = 5.5 * scale * Foundation.exp(typeBase[0]), baseCell = 11.0 * scale * Foundation.exp(typeBase[1])
-        let intensities = [0.55, 0.5, 0.35, 0.3, 0.45, 0.5].enumerated().map { $0.element * Foundation.exp(typeBase[2 + min($0.offset, 5)]) }
+        let intensities = [0.55, 0.5, 0.35, 0.3, 0.45, 0.5].enumerated().map { $0.element * Foundation.exp(typeBase[2 + $0.offset]) }
 
         for _ in 0..<max(1, Int((Double(config.cellsPerImage) * rng.uniform(0.7, 1.3)).rounded())) {
             let cx = rng.uniform(0, Double(n)), cy = rng.uniform(0, Double(n))
@@ -182,9 +187,8 @@ public struct RxRx1Renderer: Sendable {
                     let w: Double = (-sa * dx + ca * dy) * elong
                     let r: Double = (u * u + w * w).squareRoot()
                     let i = y * n + x
-                    let soft = { (edge: Double, width: Double) in 1 / (1 + Foundation.exp((r - edge) / width)) }
-                    let nucleus = soft(rn, 0.6 * scale)
-                    let body = soft(rc, 1.0 * scale)
+                    let nucleus = RxRx1Renderer.softEdge(r, rn, 0.6 * scale)
+                    let body = RxRx1Renderer.softEdge(r, rc, 1.0 * scale)
                     channels[0][i] += Float(amp[0] * nucleus)
                     var spot = 0.0
                     for (sx, sy) in spotCentres {

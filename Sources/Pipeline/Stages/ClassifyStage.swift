@@ -81,7 +81,7 @@ public enum ClassifyPipelineStage: PipelineStage {
             let header = ["id_code", "experiment", "plate", "well", "cell_type", "set", "well_type", "sirna", "predicted_raw", "probability", "predicted"]
             var columns = [[String]](repeating: [], count: header.count)
             for (i, w) in all.enumerated() {
-                let raw = PlatePrior.argmax([wellRows[i]])[0]
+                let raw = PlatePrior.argmax(row: wellRows[i])
                 let values = [w.idCode, w.experiment, String(w.plate), w.well.description, w.cellType, w.test ? "test" : "train", w.kind.rawValue,
                               w.sirna.map(String.init) ?? "", String(raw), String(format: "%.6f", wellRows[i][raw]), String(postOf[i] ?? raw)]
                 for c in header.indices { columns[c].append(values[c]) }
@@ -93,7 +93,7 @@ public enum ClassifyPipelineStage: PipelineStage {
                 let w = data.wells[data.imageWell[i]]
                 sitesSeen[data.imageWell[i], default: 0] += 1
                 let site = sitesSeen[data.imageWell[i]]!
-                let best = PlatePrior.argmax([imageRows[k]])[0]
+                let best = PlatePrior.argmax(row: imageRows[k])
                 for (c, v) in [w.idCode, String(site), String(best), String(format: "%.6f", imageRows[k][best])].enumerated() { imageColumns[c].append(v) }
             }
             try CSV.write(CSVTable(header: ["id_code", "site", "predicted", "probability"], columns: imageColumns, source: "classify"),
@@ -103,7 +103,7 @@ public enum ClassifyPipelineStage: PipelineStage {
             if !scored.isEmpty {
                 let truth = scored.map { all[$0] }
                 metrics["accuracy"] = DeepNoiseEvaluation.accuracy(scored.map { postOf[$0]! }, truth)
-                metrics["accuracy_raw"] = DeepNoiseEvaluation.accuracy(scored.map { PlatePrior.argmax([Array(wellRows[$0][0..<treatments])])[0] }, truth)
+                metrics["accuracy_raw"] = DeepNoiseEvaluation.accuracy(scored.map { PlatePrior.argmax(row: Array(wellRows[$0][0..<treatments])) }, truth)
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
