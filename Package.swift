@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
                                                  "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Classification",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "Classification", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork"]),
+        .target(name: "Classification", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "NeuralNetwork"]),
         .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib"]),
         .executableTarget(
             name: "morpho",

@@ -18,12 +18,19 @@ public enum BBBC021Layout {
         public var annotatedOnly = false
         /// Keep only these plates (all when nil).
         public var plates: Set<String>?
+        /// Leave out plate controls: wells whose treatment sits at the same position on more than
+        /// `maxReplicates` plates of the whole table (BBBC021's taxol 0.3 uM positive controls at B11, C11, D11,
+        /// E02, F02, G02 of every plate; Ljosa et al. 2013's 103-treatment set keeps only its 3 treatment wells).
+        public var excludePlateControls = false
+        public static let maxReplicates = 3
 
-        public init(imageRoot: URL? = nil, checkFiles: Bool = false, annotatedOnly: Bool = false, plates: Set<String>? = nil) {
+        public init(imageRoot: URL? = nil, checkFiles: Bool = false, annotatedOnly: Bool = false, plates: Set<String>? = nil,
+                    excludePlateControls: Bool = false) {
             self.imageRoot = imageRoot
             self.checkFiles = checkFiles
             self.annotatedOnly = annotatedOnly
             self.plates = plates
+            self.excludePlateControls = excludePlateControls
         }
     }
 
@@ -44,9 +51,17 @@ public enum BBBC021Layout {
         var report = LayoutReport()
         var rows = [LayoutRow]()
         var unannotated = [String: Int]()
+        // Plates on which each (compound, concentration, well position) occurs, over the whole table.
+        var platesAt = [String: Set<String>]()
+        if options.excludePlateControls {
+            for r in 0..<csv.rowCount where compounds[r] != control { platesAt["\(compounds[r])|\(concs[r])|\(wells[r])", default: []].insert(plates[r]) }
+        }
+        var plateControls = Set<String>()
         for r in 0..<csv.rowCount {
             let origin = "\(name):\(csv.lineNumber(ofRow: r))"
             if let keep = options.plates, !keep.contains(plates[r]) { continue }
+            let position = "\(compounds[r])|\(concs[r])|\(wells[r])"
+            if let n = platesAt[position]?.count, n > Options.maxReplicates { plateControls.insert(position); continue }
             guard let conc = Double(concs[r]) else {
                 report.errors.append("\(origin): concentration '\(concs[r])' is not a number"); continue
             }
@@ -66,6 +81,10 @@ public enum BBBC021Layout {
             }
             rows.append(LayoutRow(plate: plates[r], well: wells[r], site: site, files: files, treatment: treatment,
                                   replicate: Int(replicates[r]), batch: nil, origin: origin))
+        }
+        if !plateControls.isEmpty {
+            let list = Set(plateControls.map { $0.split(separator: "|").prefix(2).joined(separator: " @ ") }).sorted()
+            report.warnings.append("left out plate-control wells (same treatment and position on more than \(Options.maxReplicates) plates): \(list.joined(separator: ", "))")
         }
         if !unannotated.isEmpty {
             let list = unannotated.keys.sorted(by: naturalLess)

@@ -58,7 +58,7 @@ extension PipelineRunner {
     /// Seeds of the synthetic screen and of every stage config (keys named `seed`).
     func seeds() -> [String: UInt64] {
         var out = [String: UInt64]()
-        if case .synthetic(let c) = pipeline.source { out["experiment.synthetic"] = c.seed }
+        if case .synthetic(let c, _) = pipeline.source { out["experiment.synthetic"] = c.seed }
         for stage in pipeline.stages {
             if let object = try? JSONSerialization.jsonObject(with: stage.configJSON) as? [String: Any], let seed = object["seed"] as? NSNumber {
                 out["stages.\(stage.name)"] = seed.uint64Value
@@ -73,7 +73,7 @@ extension PipelineRunner {
         var stages = [RunManifest.Stage]()
         for stage in pipeline.stages {
             let now = runs.first { $0.stage == stage.name }
-            let unitNames = stage.scope == .plate ? experiment.plates.map(\.name) : ["all"]
+            let unitNames = try stage.units(context).map(\.name)
             var units = [RunManifest.Unit]()
             for name in unitNames {
                 guard let record = UnitRecord.read(for: stage.mainOutput(unit: name, context: context)) else { continue }

@@ -8,6 +8,8 @@ import Yams
 public struct StageRegistry: @unchecked Sendable {
     public private(set) var stages: [String: any PipelineStage.Type] = [:]
     public private(set) var order: [String] = []
+    /// Stages whose `method` setting picks the implementation (`classify`: deepnoise, wholeimage).
+    public private(set) var methods: [String: [(method: String, stage: any PipelineStage.Type)]] = [:]
 
     public init(_ stages: [any PipelineStage.Type]) { for s in stages { register(s) } }
 
@@ -15,6 +17,22 @@ public struct StageRegistry: @unchecked Sendable {
     public mutating func register(_ stage: any PipelineStage.Type) {
         if stages[stage.name] == nil { order.append(stage.name) }
         stages[stage.name] = stage
+    }
+
+    /// Adds one implementation of a stage chosen by its `method` key; the first one registered is the default.
+    public mutating func register(_ stage: any PipelineStage.Type, method: String) {
+        if stages[stage.name] == nil { register(stage) }
+        methods[stage.name, default: []].append((method, stage))
+    }
+
+    /// The stage type for a `- name: settings` entry.
+    func stage(_ name: String, settings: Node?, file: String) throws -> (any PipelineStage.Type)? {
+        guard let variants = methods[name] else { return stages[name] }
+        guard case .mapping(let m)? = settings, let node = m["method"] else { return variants[0].stage }
+        guard let method = node.string, let found = variants.first(where: { $0.method == method }) else {
+            throw MorphoError.config(key: "stages.\(name).method", problem: "\(file) \(ConfigDecoding.line(node)): '\(node.string ?? "?")' is not one of \(variants.map(\.method).joined(separator: ", "))")
+        }
+        return found.stage
     }
 }
 
@@ -29,8 +47,17 @@ public struct BoundStage: @unchecked Sendable {
     let runBody: (StageContext) throws -> [UnitOutcome]
     let mainOutputBody: (String, StageContext) -> URL
     let metricsBody: (StageContext) -> [String: Double]
+    let unitsBody: (StageContext) throws -> [StageUnit]
 
     public func run(_ context: StageContext) throws -> [UnitOutcome] { try runBody(context) }
+    /// Every unit of the stage: one per plate, the single "all", or the stage's own.
+    public func units(_ context: StageContext) throws -> [StageUnit] {
+        switch scope {
+        case .plate: return context.experiment.plates.map { StageUnit($0.name) }
+        case .all: return [StageUnit("all")]
+        case .custom: return try unitsBody(context)
+        }
+    }
     public func mainOutput(unit: String, context: StageContext) -> URL { mainOutputBody(unit, context) }
     public func metrics(_ context: StageContext) -> [String: Double] { metricsBody(context) }
 
@@ -44,19 +71,31 @@ public struct BoundStage: @unchecked Sendable {
                           configJSON: try encoder.encode(config),
                           runBody: { try S.run(config, context: $0) },
                           mainOutputBody: { S.mainOutput(config, unit: $0, context: $1) },
-                          metricsBody: { S.metrics(config, context: $0) })
+                          metricsBody: { S.metrics(config, context: $0) },
+                          unitsBody: { try S.units(config, context: $0) })
     }
 }
 
 /// Where a pipeline's images come from: a BBBC021-style image.csv, a CellProfiler LoadData CSV, or a
 /// synthetic screen generated into `<output>/screen` (seeded, so every machine makes the same one).
 public enum ExperimentSource: Sendable {
-    case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?, annotatedOnly: Bool, checkFiles: Bool)
+    case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?, annotatedOnly: Bool, checkFiles: Bool, excludePlateControls: Bool)
     case loaddata(csv: URL, moa: URL?, images: URL?)
-    case synthetic(SyntheticConfig)
+    /// A synthetic screen: generated from the config, or the real design of `layout` rendered with synthetic pixels.
+    case synthetic(SyntheticConfig, layout: SyntheticLayout?)
     /// An RxRx1 screen: its folder (train.csv, ... and the images), or a synthetic RxRx1-like screen
     /// generated into `<output>/screen`.
     case rxrx1(RxRx1Source)
+}
+
+/// A real BBBC021-style design (image table + MoA table) to render with synthetic pixels: the plates, wells,
+/// treatments and batches of the real screen, at most `maxSites` fields per well.
+public struct SyntheticLayout: Codable, Sendable, Equatable {
+    public var imageCsv = ""
+    public var moaCsv = ""
+    public var maxSites: Int?
+    /// Leave out the real layout's plate-control wells (`BBBC021Layout.Options.excludePlateControls`).
+    public var excludePlateControls = true
 }
 
 public struct RxRx1Source: Sendable {
@@ -143,7 +182,7 @@ public struct Pipeline: Sendable {
             guard case .mapping(let m) = item, m.count == 1, let (k, v) = m.first, let stageName = k.string else {
                 throw MorphoError.config(key: "stages", problem: "\(file) \(ConfigDecoding.line(item)): each stage is one `- name: {settings}` entry")
             }
-            guard let type = registry.stages[stageName] else {
+            guard let type = try registry.stage(stageName, settings: v, file: file) else {
                 throw MorphoError.config(key: "stages.\(stageName)", problem: "\(file) \(ConfigDecoding.line(k)): unknown stage (known: \(registry.order.joined(separator: ", ")))")
             }
             guard !stages.contains(where: { $0.name == stageName }) else {
@@ -182,7 +221,7 @@ public struct Pipeline: Sendable {
                 throw MorphoError.config(key: "experiment.bbbc021", problem: "\(file): give image_csv and moa_csv")
             }
             return (.bbbc021(imageCSV: URL(fileURLWithPath: c.imageCsv), moaCSV: URL(fileURLWithPath: c.moaCsv), images: path(c.images),
-                              annotatedOnly: c.annotatedOnly, checkFiles: c.checkFiles), plates)
+                              annotatedOnly: c.annotatedOnly, checkFiles: c.checkFiles, excludePlateControls: c.excludePlateControls), plates)
         case "rxrx1":
             var node = m["rxrx1"]!
             var synthetic: RxRx1Config?
@@ -204,15 +243,25 @@ public struct Pipeline: Sendable {
             guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }
             return (.loaddata(csv: URL(fileURLWithPath: c.csv), moa: path(c.moa), images: path(c.images)), plates)
         default:
-            let (preset, rest) = splitPreset(m["synthetic"]!, default: "small")
+            var (preset, rest) = splitPreset(m["synthetic"]!, default: "small")
+            var layout: SyntheticLayout?
+            if case .mapping(var sm) = rest, let ln = sm["layout"] {
+                layout = try ConfigDecoding.decode(SyntheticLayout(), from: ln, path: "experiment.synthetic.layout", file: file)
+                guard !layout!.imageCsv.isEmpty, !layout!.moaCsv.isEmpty else {
+                    throw MorphoError.config(key: "experiment.synthetic.layout", problem: "\(file) \(ConfigDecoding.line(ln)): give image_csv and moa_csv")
+                }
+                sm["layout"] = nil
+                rest = .mapping(sm)
+            }
             let base = try SyntheticConfig.preset(preset)
-            return (.synthetic(try ConfigDecoding.decode(base, from: rest, path: "experiment.synthetic", file: file)), plates)
+            return (.synthetic(try ConfigDecoding.decode(base, from: rest, path: "experiment.synthetic", file: file), layout: layout), plates)
         }
     }
 
     /// `annotated_only`: only wells of compounds with a MoA (and the controls); `check_files: false` for
     /// pipelines that read no images (profiles from a feature table).
-    struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String?; var annotatedOnly = false; var checkFiles = true }
+    /// `exclude_plate_controls`: leave out wells of a treatment at the same position on more than 3 plates (BBBC021's taxol controls).
+    struct BBBC021Section: Codable { var imageCsv = ""; var moaCsv = ""; var images: String?; var annotatedOnly = false; var checkFiles = true; var excludePlateControls = false }
     /// A synthetic section's `preset` (or `fallback`) and the rest of its settings.
     static func splitPreset(_ node: Node, default fallback: String) -> (String, Node) {
         guard case .mapping(var m) = node, let p = m["preset"] else { return (fallback, node) }

@@ -10,9 +10,14 @@ public struct RunSelection: Sendable {
     public var until: String?
     /// Only these plates (per-plate stages); nil: all.
     public var plates: [String]?
-    public init(from: String? = nil, until: String? = nil, plates: [String]? = nil) {
-        self.from = from; self.until = until; self.plates = plates
+    /// Only these units of the (single) selected custom-scope stage, e.g. cross-validation folds; nil: all.
+    public var units: [String]?
+    public init(from: String? = nil, until: String? = nil, plates: [String]? = nil, units: [String]? = nil) {
+        self.from = from; self.until = until; self.plates = plates; self.units = units
     }
+
+    /// Whether this selection is the whole run (every stage, plate and unit).
+    public var isFullRun: Bool { from == nil && until == nil && plates == nil && units == nil }
 }
 
 /// What one stage did in one invocation.
@@ -40,16 +45,23 @@ public struct PipelineRunner {
     public func experiment() throws -> Experiment {
         var experiment: Experiment
         switch pipeline.source {
-        case .bbbc021(let imageCSV, let moaCSV, let images, let annotatedOnly, let checkFiles):
+        case .bbbc021(let imageCSV, let moaCSV, let images, let annotatedOnly, let checkFiles, let excludePlateControls):
             experiment = try BBBC021Layout.read(imageCSV: imageCSV, moaCSV: moaCSV,
                                                 options: .init(imageRoot: images, checkFiles: checkFiles, annotatedOnly: annotatedOnly,
-                                                              plates: pipeline.plates.map(Set.init))).0
+                                                              plates: pipeline.plates.map(Set.init), excludePlateControls: excludePlateControls)).0
         case .loaddata(let csv, let moa, let images):
             let annotations = try moa.map { try MoAAnnotations.read($0) }
             experiment = try LoadDataLayout.read(csv, options: .init(imageRoot: images, checkFiles: true, annotations: annotations)).0
-        case .synthetic(let config):
+        case .synthetic(let config, let layout):
             let folder = screenFolder
-            let writer = ScreenWriter(config: config, design: try ScreenDesign.make(config), source: "pipeline \(pipeline.name)")
+            var design = try ScreenDesign.make(config)
+            if let layout {
+                let real = try BBBC021Layout.read(imageCSV: URL(fileURLWithPath: layout.imageCsv), moaCSV: URL(fileURLWithPath: layout.moaCsv),
+                                                  options: .init(annotatedOnly: true, plates: pipeline.plates.map(Set.init),
+                                                                 excludePlateControls: layout.excludePlateControls)).0
+                design = ScreenDesign.from(real, maxSites: layout.maxSites)
+            }
+            let writer = ScreenWriter(config: config, design: design, source: "pipeline \(pipeline.name)")
             let summary = try writer.write(to: folder, overwrite: false, progress: progress)
             if summary.fieldsRendered > 0 { log("synthetic screen: \(summary.fieldsRendered) of \(summary.fields) fields rendered into \(folder.path)") }
             experiment = try BBBC021Layout.read(imageCSV: folder.appendingPathComponent("image.csv"), moaCSV: folder.appendingPathComponent("moa.csv"),
@@ -119,13 +131,24 @@ public struct PipelineRunner {
         try FileManager.default.createDirectory(at: pipeline.output, withIntermediateDirectories: true)
         let experiment = try experiment()
         let context = try context(experiment, plates: selection.plates)
-        let allPlates = try self.context(experiment, plates: nil)
+        var allPlates = try self.context(experiment, plates: nil)
+        let stages = try selectedStages(selection)
+        if let wanted = selection.units {
+            guard stages.count == 1, stages[0].scope == .custom else {
+                throw MorphoError.config(key: "units", problem: "--units selects units of one stage that names its own units (e.g. --stage classify with method wholeimage)")
+            }
+            let known = try stages[0].units(allPlates).map(\.name)
+            for u in wanted where !known.contains(u) {
+                throw MorphoError.config(key: "units", problem: "stage \(stages[0].name) has no unit '\(u)' (units: \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", ..." : ""))")
+            }
+            allPlates.units = Set(wanted)
+        }
         var runs = [StageRun]()
-        for stage in try selectedStages(selection) {
+        for stage in stages {
             let stageStart = Date()
             let units: [UnitOutcome]
             do {
-                units = try stage.run(stage.scope == .all ? allPlates : context)
+                units = try stage.run(stage.scope == .plate ? context : allPlates)
             } catch let error as MorphoError {
                 throw MorphoError.stage(stage.name, error)
             }
@@ -137,7 +160,7 @@ public struct PipelineRunner {
             if !metrics.isEmpty { line += "; " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(formatMetric($0.value))" }.joined(separator: ", ") }
             log(line)
         }
-        if selection.from == nil, selection.until == nil, selection.plates == nil {
+        if selection.isFullRun {
             try writeManifest(experiment: experiment, runs: runs, seconds: Date().timeIntervalSince(start))
         }
         return runs

@@ -26,6 +26,15 @@ public enum UnitScope: String, Sendable, Codable {
     case plate
     /// One unit over all plates (training, profiles, matching, classifiers).
     case all
+    /// Units the stage names itself (`units(_:context:)`), e.g. one per cross-validation fold.
+    case custom
+}
+
+/// A unit of a `custom`-scope stage and the units of the same stage it needs first.
+public struct StageUnit: Sendable, Equatable {
+    public var name: String
+    public var needs: [String]
+    public init(_ name: String, needs: [String] = []) { self.name = name; self.needs = needs }
 }
 
 /// What one unit did: run now or reused from an earlier run, its time and its counts.
@@ -74,10 +83,13 @@ public protocol PipelineStage {
     static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome]
     /// Headline numbers of a finished stage for the manifest and the report (e.g. NSC accuracy).
     static func metrics(_ config: Config, context: StageContext) -> [String: Double]
+    /// The units of a `custom`-scope stage, in running order.
+    static func units(_ config: Config, context: StageContext) throws -> [StageUnit]
 }
 
 extension PipelineStage {
     public static func validate(_ config: Config) throws {}
+    public static func units(_ config: Config, context: StageContext) throws -> [StageUnit] { [] }
     public static func metrics(_ config: Config, context: StageContext) -> [String: Double] { [:] }
 }
 
@@ -88,6 +100,8 @@ public struct StageContext: Sendable {
     public let experiment: Experiment
     /// The plates this invocation works on (all, or those given with `--plates`).
     public let plates: [Plate]
+    /// The units of a `custom`-scope stage this invocation runs (nil: all of them; `--units`).
+    public var units: Set<String>? = nil
     public let threads: Int
     public let progress: Bool
     /// The RxRx1 screen, when the experiment is one (classifier stages read its tables).

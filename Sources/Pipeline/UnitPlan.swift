@@ -3,7 +3,8 @@ import MorphoCore
 
 /// The units of work of a pipeline and what each waits for, for workflow engines (the Snakefile):
 /// a unit is finished when its `done` record exists; a per-plate unit needs the same plate's units of
-/// every earlier per-plate stage and all units of every earlier all-plate stage.
+/// every earlier per-plate stage and all units of every earlier all-plate stage; a unit of a custom-scope stage
+/// (a cross-validation fold) also needs the units of its own stage it names.
 public struct UnitPlan: Codable, Sendable {
     public struct Unit: Codable, Sendable {
         public var stage: String
@@ -31,16 +32,17 @@ extension PipelineRunner {
         var units = [UnitPlan.Unit]()
         var earlier = [(stage: BoundStage, done: [String: String])]()
         for stage in pipeline.stages where !stage.outputs.isEmpty {
-            let names = stage.scope == .plate ? experiment.plates.map(\.name) : ["all"]
             var done = [String: String]()
-            for name in names {
+            for unit in try stage.units(context) {
+                let name = unit.name
                 let record = UnitRecord.url(for: stage.mainOutput(unit: name, context: context)).path
                 done[name] = record
                 let needs = earlier.flatMap { e -> [String] in
                     e.stage.scope == .plate && stage.scope == .plate ? [e.done[name]!] : e.done.keys.sorted().map { e.done[$0]! }
-                }
+                } + unit.needs.compactMap { done[$0] }
                 var arguments = ["--stage", stage.name]
                 if stage.scope == .plate { arguments += ["--plates", name] }
+                if stage.scope == .custom { arguments += ["--units", name] }
                 units.append(.init(stage: stage.name, unit: name, done: record, needs: needs, arguments: arguments))
             }
             earlier.append((stage, done))

@@ -24,6 +24,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Stop after this stage.") var until: String?
     @Option(help: "Run only this stage (= --from S --until S).") var stage: String?
     @Option(help: "Comma-separated plates (per-plate stages only work on these).") var plates: String?
+    @Option(help: "Comma-separated units of a stage with its own units (cross-validation folds; see --list-units).") var units: String?
     @Option(name: .customLong("set"), help: "Override a setting: KEY.PATH=VALUE (repeatable), e.g. stages.train.epochs=2.") var overrides: [String] = []
     @Flag(help: "Print the pipeline with every default filled in, and exit.") var printConfig = false
     @Flag(help: "Print the units of work and their dependencies as JSON (for workflow engines), and exit.") var listUnits = false
@@ -44,12 +45,13 @@ struct RunCommand: ParsableCommand {
                 throw MorphoError.config(key: "stage", problem: "give --stage or --from/--until, not both")
             }
             let selection = RunSelection(from: stage ?? from, until: stage ?? until,
-                                         plates: plates.map { $0.split(separator: ",").map(String.init) })
+                                         plates: plates.map { $0.split(separator: ",").map(String.init) },
+                                         units: units.map { $0.split(separator: ",").map(String.init) })
             let runs = try runner.run(selection)
             if let match = runs.first(where: { $0.stage == "match" }) {
                 say(String(format: "MoA matching: NSC %@, NSCB %@", fmt(match.metrics["NSC"]), fmt(match.metrics["NSCB"])))
             }
-            if selection.from == nil, selection.until == nil, selection.plates == nil {
+            if selection.isFullRun {
                 say("run folder: \(loaded.output.path)")
             }
         }
@@ -64,14 +66,20 @@ struct RunCommand: ParsableCommand {
         func path(_ u: URL?) -> Node { Node(u?.path ?? "") }
         let experiment: Node
         switch p.source {
-        case .bbbc021(let i, let m, let images, let annotated, let check):
+        case .bbbc021(let i, let m, let images, let annotated, let check, let excludeControls):
+            func flag(_ b: Bool) -> Node { Node(b ? "true" : "false", Tag(.bool)) }
             experiment = Node([(Node("bbbc021"), Node([(Node("image_csv"), path(i)), (Node("moa_csv"), path(m)), (Node("images"), path(images)),
-                                                       (Node("annotated_only"), Node(annotated ? "true" : "false", Tag(.bool))),
-                                                       (Node("check_files"), Node(check ? "true" : "false", Tag(.bool)))]))])
+                                                       (Node("annotated_only"), flag(annotated)), (Node("check_files"), flag(check)),
+                                                       (Node("exclude_plate_controls"), flag(excludeControls))]))])
         case .loaddata(let csv, let moa, let images):
             experiment = Node([(Node("loaddata"), Node([(Node("csv"), path(csv)), (Node("moa"), path(moa)), (Node("images"), path(images))]))])
-        case .synthetic(let c):
-            experiment = Node([(Node("synthetic"), try JSONValue(json: try encoder.encode(c)).node)])
+        case .synthetic(let c, let layout):
+            var node = try JSONValue(json: try encoder.encode(c)).node
+            if let layout, case .mapping(var m) = node {
+                m[Node("layout")] = try JSONValue(json: try encoder.encode(layout)).node
+                node = .mapping(m)
+            }
+            experiment = Node([(Node("synthetic"), node)])
         case .rxrx1(let r):
             var fields: [(Node, Node)] = [(Node("truth"), path(r.truth)), (Node("image_extension"), Node(r.imageExtension))]
             if let c = r.synthetic {

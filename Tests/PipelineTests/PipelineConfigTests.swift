@@ -37,7 +37,7 @@ import Testing
         #expect(try config(p, "segmentation")["min_diameter"] as? Double == 6)
         #expect(try config(p, "segmentation")["save_labels"] as? Bool == false)   // pipeline-only setting
         #expect(try config(p, "match")["similarity"] as? String == "pearson")
-        guard case .synthetic(let s) = p.source else { Issue.record("not synthetic"); return }
+        guard case .synthetic(let s, _) = p.source else { Issue.record("not synthetic"); return }
         #expect(s.seed == 3 && s.fieldWidth == 256)
     }
 
@@ -80,7 +80,7 @@ import Testing
         let p = try parse(Self.base, overrides: ["stages.crop.box_size=40", "output=/tmp/other", "experiment.synthetic.seed=9", "stages.train.epochs=1"].dropLast())
         #expect(try config(p, "crop")["box_size"] as? Int == 40)
         #expect(p.output.path == "/tmp/other")
-        guard case .synthetic(let s) = p.source else { Issue.record("not synthetic"); return }
+        guard case .synthetic(let s, _) = p.source else { Issue.record("not synthetic"); return }
         #expect(s.seed == 9)
         #expect(error(Self.base, overrides: ["stages.train.epochs=1"]).contains("no stage 'train'"))
         #expect(error(Self.base, overrides: ["stages.crop.box_size=x"]).contains("stages.crop.box_size"))

@@ -10,7 +10,7 @@ import MorphoIO
 /// `predictions/images.csv` (per site) and `predictions/metrics.json` (held-out accuracy when the answers are known).
 public enum ClassifyPipelineStage: PipelineStage {
     public struct Extra: Codable, Sendable {
-        /// `deepnoise` (the whole-image transfer-learning method is the next to come).
+        /// `deepnoise` (this stage) or `wholeimage` (`WholeImagePipelineStage`).
         public var method = "deepnoise"
     }
     public typealias Config = FlatConfig<DeepNoiseConfig, Extra>
@@ -22,9 +22,6 @@ public enum ClassifyPipelineStage: PipelineStage {
     public static var defaults: Config { FlatConfig(DeepNoiseConfig(), Extra()) }
 
     public static func validate(_ config: Config) throws {
-        guard config.extra.method == "deepnoise" else {
-            throw MorphoError.config(key: "stages.classify.method", problem: "'\(config.extra.method)' is not a classifier Morpho has (deepnoise)")
-        }
         try config.base.validate()
     }
 

@@ -104,8 +104,13 @@ public enum MatchPipelineStage: PipelineStage {
 
 extension StageRegistry {
     /// The stages Morpho ships, in their usual order.
-    public static let standard = StageRegistry([
-        IlluminationPipelineStage.self, SegmentationPipelineStage.self, CropPipelineStage.self, TrainPipelineStage.self,
-        EmbedPipelineStage.self, ProfilePipelineStage.self, MatchPipelineStage.self, ClassifyPipelineStage.self,
-    ])
+    public static let standard: StageRegistry = {
+        var registry = StageRegistry([
+            IlluminationPipelineStage.self, SegmentationPipelineStage.self, CropPipelineStage.self, TrainPipelineStage.self,
+            EmbedPipelineStage.self, ProfilePipelineStage.self, MatchPipelineStage.self,
+        ])
+        registry.register(ClassifyPipelineStage.self, method: "deepnoise")
+        registry.register(WholeImagePipelineStage.self, method: "wholeimage")
+        return registry
+    }()
 }
