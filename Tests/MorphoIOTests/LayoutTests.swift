@@ -37,6 +37,23 @@ func errorText(_ body: () throws -> Void) -> String {
         #expect(e.summary.contains("mechanisms of action: 12"))
     }
 
+    /// Leaving out plate controls gives exactly the wells of Ljosa et al. (2013)'s per-well profiles (an
+    /// independent selection): the 330 taxol 0.3 uM positive-control wells go, its 3 treatment wells stay.
+    @Test func plateControlsLeftOutGiveLjosasWells() throws {
+        let (e, report) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
+                                                 options: .init(annotatedOnly: true, excludePlateControls: true))
+        #expect(e.wellCount == 632 && e.treatments.count == 104)
+        let ljosa = try CSV.read(TestPaths.ljosaProfiles)
+        let expected = Set(zip(try ljosa.column("Image_Metadata_Plate"), try ljosa.column("Image_Metadata_Well")).map { "\($0.0)/\($0.1)" })
+        let ours = Set(e.plates.flatMap { p in p.wells.map { "\(p.name)/\($0.id)" } })
+        #expect(ours == expected)
+        #expect(report.warnings.contains { $0.contains("plate-control") && $0.contains("taxol @ 0.3") })
+        // A subset of plates still knows the controls from the whole table.
+        let (one, _) = try BBBC021Layout.read(imageCSV: TestPaths.bbbc021ImageCSV, moaCSV: TestPaths.bbbc021MoACSV,
+                                              options: .init(annotatedOnly: true, plates: ["Week1_22123"], excludePlateControls: true))
+        #expect(one.plates[0].wells.filter { $0.treatment == Treatment(compound: "taxol", concentration: 0.3, moa: "Microtubule stabilizers") }.map(\.id.description) == ["D05"])
+    }
+
     @Test func missingImagesAreReportedPerPlate() throws {
         let root = TestPaths.temporaryDirectory("bbbc021")
         let text = errorText {
