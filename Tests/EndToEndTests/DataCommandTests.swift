@@ -71,6 +71,15 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         let locations = try FileManager.default.contentsOfDirectory(atPath: work.appendingPathComponent("runs/bbbc021/locations").path)
         #expect(locations.contains("Week1_22123.csv") && locations.contains("Week2_22223.csv"), "\(locations)")
+
+        // So does the whole-image classifier's (settings shrunk on the command line, the file unchanged).
+        let wholeImage = TestPaths.repoRoot.appendingPathComponent("Pipelines/bbbc021-wholeimage.yaml").path
+        let small = ["--set", "stages.classify.input_size=32", "--set", "stages.classify.depth=18", "--set", "stages.classify.width=4",
+                     "--set", "stages.classify.epochs=1", "--set", "stages.classify.holdouts=[nsc]", "--quiet"]
+        let classified = try Self.morpho(["run", wholeImage] + small, in: work)
+        #expect(classified.status == 0, "\(classified.stderr)")
+        let metrics = work.appendingPathComponent("runs/bbbc021-wholeimage/predictions/metrics.json")
+        #expect(FileManager.default.fileExists(atPath: metrics.path) && classified.stderr.contains("nsc_treatment_accuracy"), "\(classified.stderr)")
     }
 
     @Test(.enabled(if: Peers.available)) func damagedArchiveIsNamedDeletedAndFetchedAgain() throws {

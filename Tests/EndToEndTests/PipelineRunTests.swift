@@ -246,3 +246,64 @@ enum TinyPipeline {
         #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 1 up to date"), "\(again.stderr)")
     }
 }
+
+@Suite struct WholeImagePipelineTests {
+    /// The shipped synthetic whole-image pipeline, shrunk (2 plates of 2 batches, 2 compounds, 1 epoch):
+    /// its units are the tiles and one fold per compound and holdout, each runnable alone; a full run
+    /// writes the per-treatment predictions, conformal sets and metrics, and a rerun trains nothing.
+    @Test func wholeImagePipelineRunsFoldsAsUnits() throws {
+        let dir = TestPaths.temporaryDirectory("wholeimage")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = dir.appendingPathComponent("run")
+        let shared = TestPaths.bbbc021.path
+        let args = ["run", "Pipelines/bbbc021-wholeimage-synthetic.yaml", "--quiet", "--set", "output=\(run.path)",
+                    "--set", "experiment.plates=[Week1_22123,Week2_24121]", "--set", "experiment.synthetic.field_width=128",
+                    "--set", "experiment.synthetic.field_height=128", "--set", "experiment.synthetic.cells_per_field=10",
+                    "--set", "experiment.synthetic.layout.max_sites=1",
+                    "--set", "experiment.synthetic.layout.image_csv=\(shared)/BBBC021_v1_image.csv.gz",
+                    "--set", "experiment.synthetic.layout.moa_csv=\(shared)/BBBC021_v1_moa.csv",
+                    "--set", "stages.classify.compounds=[cytochalasin B,ALLN]", "--set", "stages.classify.input_size=32",
+                    "--set", "stages.classify.width=4", "--set", "stages.classify.epochs=1", "--set", "stages.classify.batch_size=8"]
+        let plan = try MorphoBinary.run(args + ["--list-units"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let units = try JSONDecoder().decode(UnitPlanView.self, from: Data(plan.stdout.utf8)).units
+        #expect(units.map(\.unit) == ["tiles", "nsc-ALLN", "nsc-cytochalasin_B", "nscb-ALLN", "nscb-cytochalasin_B"])
+        #expect(units[1].arguments == ["--stage", "classify", "--units", "nsc-ALLN"] && units[1].needs == [units[0].done])
+
+        // One fold alone (it makes the tiles it needs first), then the full run reuses both.
+        let one = try MorphoBinary.run(args + ["--stage", "classify", "--units", "nsc-ALLN"])
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("predictions/folds/nsc-ALLN.csv").path))
+        #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent("predictions/metrics.json").path))
+        let bad = try MorphoBinary.run(args + ["--stage", "classify", "--units", "nsc-aspirin"])
+        #expect(bad.status != 0 && bad.stderr.contains("no unit 'nsc-aspirin'"), "\(bad.stderr)")
+
+        let full = try MorphoBinary.run(args)
+        #expect(full.status == 0, "\(full.stderr)")
+        let treatments = try CSV.read(run.appendingPathComponent("predictions/treatments.csv"))
+        // ALLN (Protein degradation, Week2) and cytochalasin B (Actin disruptors, Week1): 1 and 2 annotated doses here.
+        let compounds = try treatments.column("compound"), holdouts = try treatments.column("holdout")
+        #expect(Set(compounds) == ["ALLN", "cytochalasin B"] && Set(holdouts) == ["nsc", "nscb"])
+        // With one or two calibration treatments per fold no finite threshold reaches 90%: every set is every class
+        // (the mechanisms of these two plates).
+        let classes = try CSV.read(run.appendingPathComponent("predictions/confusion_nsc.csv")).header.count - 1
+        #expect(classes >= 4 && classes < 12)
+        let sets = try treatments.column("conformal_set"), moas = try treatments.column("moa"), scored = try treatments.column("scored")
+        for i in 0..<treatments.rowCount where scored[i] == "yes" {
+            #expect(sets[i].split(separator: ";").count == classes && sets[i].contains(moas[i]), "\(sets[i])")
+        }
+        let conformal = try CSV.read(run.appendingPathComponent("predictions/conformal.csv"))
+        #expect(conformal.rowCount >= 2)
+        let metrics = try JSONDecoder().decode([String: Double].self, from: Data(contentsOf: run.appendingPathComponent("predictions/metrics.json")))
+        #expect((0...1).contains(metrics["nsc_treatment_accuracy"] ?? -1) && (0...1).contains(metrics["nsc_image_accuracy"] ?? -1))
+        #expect(metrics["coverage_target"] == 0.9)
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("predictions/confusion_nsc.csv").path))
+        let again = try MorphoBinary.run(args)
+        #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 5 up to date"), "\(again.stderr)")
+    }
+
+    struct UnitPlanView: Decodable {
+        struct Unit: Decodable { var unit: String; var done: String; var needs: [String]; var arguments: [String] }
+        var units: [Unit]
+    }
+}

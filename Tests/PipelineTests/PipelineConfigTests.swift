@@ -136,13 +136,23 @@ import Testing
     @Test func everyShippedPipelineLoads() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Pipelines").standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(files == ["bbbc021-cellprofiler.yaml", "bbbc021.yaml", "quickstart.yaml", "rxrx1-deepnoise.yaml"])
+        #expect(files == ["bbbc021-cellprofiler.yaml", "bbbc021-wholeimage-synthetic.yaml", "bbbc021-wholeimage.yaml", "bbbc021.yaml",
+                          "quickstart.yaml", "rxrx1-deepnoise.yaml"])
         for f in files {
             let p = try Pipeline.load(folder.appendingPathComponent(f))
-            #expect(p.stages.last?.name == (f.hasPrefix("rxrx1") ? "classify" : "match"), "\(f)")
+            #expect(p.stages.last?.name == (f.hasPrefix("rxrx1") || f.contains("wholeimage") ? "classify" : "match"), "\(f)")
         }
-        // An unknown classifier method is named.
-        #expect(throws: MorphoError.self) { try Pipeline.load(folder.appendingPathComponent("rxrx1-deepnoise.yaml"), overrides: ["stages.classify.method=magic"]) }
+        // The classify stage's method picks its implementation and settings; an unknown method is named.
+        let wholeImage = try Pipeline.load(folder.appendingPathComponent("bbbc021-wholeimage.yaml"))
+        #expect(wholeImage.stages[0].scope == .custom)
+        #expect(try Pipeline.load(folder.appendingPathComponent("rxrx1-deepnoise.yaml")).stages[0].scope == .all)
+        #expect { try Pipeline.load(folder.appendingPathComponent("rxrx1-deepnoise.yaml"), overrides: ["stages.classify.method=magic"]) } throws: {
+            "\($0)".contains("'magic' is not one of deepnoise, wholeimage")
+        }
+        // A DeepNoise setting is unknown to the whole-image method.
+        #expect { try Pipeline.load(folder.appendingPathComponent("bbbc021-wholeimage.yaml"), overrides: ["stages.classify.arcface_scale=3"]) } throws: {
+            "\($0)".contains("arcface_scale")
+        }
         let seed = try Pipeline.load(folder.appendingPathComponent("bbbc021.yaml"))
         #expect(seed.stages.map(\.name) == ["illumination", "segmentation", "crop", "train", "embed", "profile", "match"])
     }

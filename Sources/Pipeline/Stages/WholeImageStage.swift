@@ -91,7 +91,10 @@ public enum WholeImagePipelineStage: PipelineStage {
                 var trainer = WholeImageTrainer(config: config.base.extra, classes: classes.count)
                 trainer.progress = context.progress
                 var rows = [[Double]]()
-                if !fold.test.isEmpty {
+                if fold.train.isEmpty, !fold.test.isEmpty, context.progress {
+                    FileHandle.standardError.write(Data("classify: fold \(fold.name) has no training tiles (every other compound shares its batch); it is not scored\n".utf8))
+                }
+                if !fold.test.isEmpty, !fold.train.isEmpty {
                     let model = try trainer.train(tiles, indices: fold.train, labels: fold.train.map { labels[$0] }, label: fold.name)
                     rows = try trainer.probabilities(model, tiles, indices: fold.test)
                 }
