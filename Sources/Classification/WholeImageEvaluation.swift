@@ -7,12 +7,15 @@ import MorphoCore
 public enum WholeImageEvaluation {
     /// `nsc`: leave the compound out. `nscb`: also leave out every tile of the compound's batches, so no
     /// prediction can lean on batch effects shared with training images (Ljosa et al. 2013's NSCB).
+    /// `batch`: one fold per batch (leave-one-batch-out; with one cell line per batch, as in Kensert et al.'s
+    /// BBBC014 translocation protocol, leave-one-cell-line-out).
     public enum Holdout: String, Codable, Sendable, CaseIterable {
-        case nsc, nscb
+        case nsc, nscb, batch
     }
 
     public struct Fold: Sendable, Equatable {
         public var holdout: Holdout
+        /// The compound left out, or the batch for `batch` folds.
         public var compound: String
         public var train: [Int]
         public var test: [Int]
@@ -36,14 +39,15 @@ public enum WholeImageEvaluation {
         Set(records.filter { $0.treatment.moa != nil }.map(\.treatment.compound)).sorted(by: naturalLess)
     }
 
-    /// The fold holding out `compound`: its annotated tiles are the test set; training takes every other
-    /// annotated tile (with `nscb`, none from the test compound's batches).
+    /// The fold holding out `compound` (a batch for `batch` folds): its annotated tiles are the test set;
+    /// training takes every other annotated tile (with `nscb`, none from the test compound's batches).
     public static func fold(_ records: [TileRecord], compound: String, holdout: Holdout) -> Fold {
-        let test = records.indices.filter { records[$0].treatment.compound == compound && records[$0].treatment.moa != nil }
+        let held = { (r: TileRecord) in holdout == .batch ? r.batch == compound : r.treatment.compound == compound }
+        let test = records.indices.filter { held(records[$0]) && records[$0].treatment.moa != nil }
         let batches = Set(test.map { records[$0].batch })
         let train = records.indices.filter { i in
             let r = records[i]
-            return r.treatment.moa != nil && r.treatment.compound != compound && (holdout == .nsc || !batches.contains(r.batch))
+            return r.treatment.moa != nil && !held(r) && (holdout == .nsc || !batches.contains(r.batch))
         }
         return Fold(holdout: holdout, compound: compound, train: train, test: test)
     }
@@ -60,7 +64,11 @@ public enum WholeImageEvaluation {
     /// One scored unit (a treatment, or a field): its true class, median probabilities and prediction.
     public struct Scored: Sendable {
         public var key: String
+        /// The treatment (`compound@concentration`) it shows.
+        public var treatment: String
         public var compound: String
+        /// The fold that predicted it (set by the caller).
+        public var fold = ""
         public var truth: Int
         public var probabilities: [Double]
         public var predicted: Int { probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0 }
@@ -80,7 +88,7 @@ public enum WholeImageEvaluation {
         return byTreatment.keys.sorted(by: naturalLess).compactMap { key in
             let r = sample[key]!
             guard let moa = r.treatment.moa, let y = classes.firstIndex(of: moa) else { return nil }
-            return Scored(key: key, compound: r.treatment.compound, truth: y, probabilities: median(byTreatment[key]!))
+            return Scored(key: key, treatment: key, compound: r.treatment.compound, truth: y, probabilities: median(byTreatment[key]!))
         }
     }
 
@@ -91,7 +99,7 @@ public enum WholeImageEvaluation {
         return groups.keys.sorted(by: naturalLess).compactMap { key in
             let r = records[groups[key]![0]]
             guard let moa = r.treatment.moa, let y = classes.firstIndex(of: moa) else { return nil }
-            return Scored(key: key, compound: r.treatment.compound, truth: y, probabilities: median(groups[key]!.map { rows[$0] }))
+            return Scored(key: key, treatment: r.treatment.key, compound: r.treatment.compound, truth: y, probabilities: median(groups[key]!.map { rows[$0] }))
         }
     }
 

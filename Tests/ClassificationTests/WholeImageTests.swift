@@ -258,3 +258,16 @@ func squareField(size: Int = 64, background: Float = 100, bright: Float = 2000, 
         #expect(throws: MorphoError.self) { try WholeImageTrainer(config: config, classes: 7).makeModel(channels: 3) }
     }
 }
+
+extension WholeImageEvaluationTests {
+    /// Leave-one-batch-out (one cell line per batch: the BBBC014 translocation protocol): each fold tests one
+    /// batch and trains on the others.
+    @Test func batchFoldsLeaveOneBatchOut() {
+        let records = [Self.record("TNF", 1, "translocated", plate: "A549_1", batch: "A549", well: 1),
+                       Self.record("TNF", 0.001, "not translocated", plate: "A549_1", batch: "A549", well: 2),
+                       Self.record("TNF", 1, "translocated", plate: "MCF7_1", batch: "MCF7", well: 1),
+                       Self.record("TNF", 0.001, "not translocated", plate: "MCF7_1", batch: "MCF7", well: 2)]
+        let fold = WholeImageEvaluation.fold(records, compound: "MCF7", holdout: .batch)
+        #expect(fold.test == [2, 3] && fold.train == [0, 1] && fold.name == "batch-MCF7")
+    }
+}

@@ -14,7 +14,7 @@ import MorphoIO
 public enum WholeImagePipelineStage: PipelineStage {
     public struct Extra: Codable, Sendable {
         public var method = "wholeimage"
-        /// `nsc` (leave the compound out) and/or `nscb` (also its batches).
+        /// `nsc` (leave the compound out), `nscb` (also its batches), `batch` (leave one batch, e.g. a cell line, out).
         public var holdouts: [WholeImageEvaluation.Holdout] = [.nsc, .nscb]
         /// Only these compounds' folds (nil: every annotated compound).
         public var compounds: [String]?
@@ -64,10 +64,13 @@ public enum WholeImagePipelineStage: PipelineStage {
     }
 
     public static func units(_ config: Config, context: StageContext) throws -> [StageUnit] {
-        let compounds = try compounds(config, context.experiment)
-        return [StageUnit("tiles")] + config.extra.holdouts.flatMap { h in
-            compounds.map { StageUnit(WholeImageEvaluation.Fold.unitName(h, $0), needs: ["tiles"]) }
-        }
+        [StageUnit("tiles")] + (try foldKeys(config, context.experiment)).map { StageUnit(WholeImageEvaluation.Fold.unitName($0.0, $0.1), needs: ["tiles"]) }
+    }
+
+    /// (holdout, compound or batch) of every fold, in running order.
+    static func foldKeys(_ config: Config, _ experiment: Experiment) throws -> [(WholeImageEvaluation.Holdout, String)] {
+        let compounds = try compounds(config, experiment)
+        return config.extra.holdouts.flatMap { h in (h == .batch ? experiment.batches : compounds).map { (h, $0) } }
     }
 
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
@@ -79,8 +82,7 @@ public enum WholeImagePipelineStage: PipelineStage {
         let classes = classes(experiment)
         guard classes.count >= 2 else { throw MorphoError.data(context: "experiment", problem: "whole-image classification needs at least 2 annotated mechanisms, found \(classes.count)") }
         let labels = tiles.records.map { $0.treatment.moa.flatMap { classes.firstIndex(of: $0) } ?? -1 }
-        let compounds = try compounds(config, experiment)
-        let folds = config.extra.holdouts.flatMap { h in compounds.map { WholeImageEvaluation.fold(tiles.records, compound: $0, holdout: h) } }
+        let folds = try foldKeys(config, experiment).map { WholeImageEvaluation.fold(tiles.records, compound: $0.1, holdout: $0.0) }
         let tileFiles = try tileFileURLs(context)
         let todo = folds.filter { wanted == nil || wanted!.contains($0.name) }
         for (k, fold) in todo.enumerated() {
@@ -188,7 +190,7 @@ public enum WholeImagePipelineStage: PipelineStage {
     static func summarize(_ config: Config, context: StageContext, tiles: WholeImageTiles, folds: [WholeImageEvaluation.Fold], classes: [String]) throws {
         let out = folder(context)
         var metrics = [String: Double]()
-        var treatmentColumns = [[String]](repeating: [], count: 8)
+        var treatmentColumns = [[String]](repeating: [], count: 9)
         var imageColumns = [[String]](repeating: [], count: 6)
         var conformalColumns = [[String]](repeating: [], count: 7)
         let alpha = 1 - config.extra.coverage
@@ -199,37 +201,36 @@ public enum WholeImagePipelineStage: PipelineStage {
                 let (records, rows) = try readFold(mainOutput(config, unit: fold.name, context: context), classes: classes)
                 // A mechanism with no training tile in this fold cannot be predicted (NSCB: all its compounds in one batch).
                 let trained = Set(fold.train.compactMap { tiles.records[$0].treatment.moa })
-                let t = WholeImageEvaluation.treatments(records, rows: rows, classes: classes)
-                for s in t where trained.contains(classes[s.truth]) { scorable.insert(s.key) }
+                let t = WholeImageEvaluation.treatments(records, rows: rows, classes: classes).map { var s = $0; s.fold = fold.name; return s }
+                for s in t where trained.contains(classes[s.truth]) { scorable.insert(s.fold + "|" + s.treatment) }
                 treatments += t
-                fields += WholeImageEvaluation.fields(records, rows: rows, classes: classes)
+                fields += WholeImageEvaluation.fields(records, rows: rows, classes: classes).map { var s = $0; s.fold = fold.name; return s }
             }
-            let scoredTreatments = treatments.filter { scorable.contains($0.key) }
-            let scorableCompounds = Set(scoredTreatments.map(\.compound))
-            let scoredFields = fields.filter { scorableCompounds.contains($0.compound) }
+            let scoredTreatments = treatments.filter { scorable.contains($0.fold + "|" + $0.treatment) }
+            let scoredFields = fields.filter { scorable.contains($0.fold + "|" + $0.treatment) }
             let h = holdout.rawValue
             metrics["\(h)_treatment_accuracy"] = WholeImageEvaluation.accuracy(scoredTreatments)
             metrics["\(h)_image_accuracy"] = WholeImageEvaluation.accuracy(scoredFields)
             metrics["\(h)_treatments"] = Double(scoredTreatments.count)
             metrics["\(h)_treatments_total"] = Double(treatments.count)
 
-            // Conformal sets, fold by fold.
+            // Conformal sets, fold by fold, calibrated on the other folds.
             var covered = 0, sizes = 0, fieldCovered = 0, fieldSizes = 0
             var setOf = [String: [Int]]()
-            for compound in scoredTreatments.map(\.compound).uniqued() {
-                let calibration = scoredTreatments.filter { $0.compound != compound }
+            for fold in scoredTreatments.map(\.fold).uniqued() {
+                let calibration = scoredTreatments.filter { $0.fold != fold }
                 let predictor = ConformalPredictor(score: config.extra.conformalScore, calibration: calibration.map(\.probabilities),
                                                    truths: calibration.map(\.truth), alpha: alpha)
-                let calibrationFields = scoredFields.filter { $0.compound != compound }
+                let calibrationFields = scoredFields.filter { $0.fold != fold }
                 let fieldPredictor = ConformalPredictor(score: config.extra.conformalScore, calibration: calibrationFields.map(\.probabilities),
                                                         truths: calibrationFields.map(\.truth), alpha: alpha)
-                let mine = scoredTreatments.filter { $0.compound == compound }
-                let myFields = scoredFields.filter { $0.compound == compound }
+                let mine = scoredTreatments.filter { $0.fold == fold }
+                let myFields = scoredFields.filter { $0.fold == fold }
                 var c = 0, s = 0, fc = 0, fs = 0
-                for t in mine { let set = predictor.set(t.probabilities); setOf[t.key] = set; s += set.count; if set.contains(t.truth) { c += 1 } }
+                for t in mine { let set = predictor.set(t.probabilities); setOf[t.fold + "|" + t.key] = set; s += set.count; if set.contains(t.truth) { c += 1 } }
                 for f in myFields { let set = fieldPredictor.set(f.probabilities); fs += set.count; if set.contains(f.truth) { fc += 1 } }
                 covered += c; sizes += s; fieldCovered += fc; fieldSizes += fs
-                let row = [h, compound, String(mine.count), String(format: "%.4f", Double(c) / Double(mine.count)), String(format: "%.3f", Double(s) / Double(mine.count)),
+                let row = [h, fold, String(mine.count), String(format: "%.4f", Double(c) / Double(mine.count)), String(format: "%.3f", Double(s) / Double(mine.count)),
                            String(format: "%.4f", myFields.isEmpty ? .nan : Double(fc) / Double(myFields.count)),
                            String(format: "%.3f", myFields.isEmpty ? .nan : Double(fs) / Double(myFields.count))]
                 for i in row.indices { conformalColumns[i].append(row[i]) }
@@ -244,8 +245,8 @@ public enum WholeImagePipelineStage: PipelineStage {
             }
             for t in treatments {
                 let parts = t.key.split(separator: "@", maxSplits: 1).map(String.init)
-                let row = [h, parts[0], parts.count > 1 ? parts[1] : "", classes[t.truth], classes[t.predicted], String(format: "%.4f", t.probabilities[t.predicted]),
-                           scorable.contains(t.key) ? "yes" : "no", (setOf[t.key] ?? []).map { classes[$0] }.joined(separator: ";")]
+                let row = [h, t.fold, parts[0], parts.count > 1 ? parts[1] : "", classes[t.truth], classes[t.predicted], String(format: "%.4f", t.probabilities[t.predicted]),
+                           scorable.contains(t.fold + "|" + t.treatment) ? "yes" : "no", (setOf[t.fold + "|" + t.key] ?? []).map { classes[$0] }.joined(separator: ";")]
                 for i in row.indices { treatmentColumns[i].append(row[i]) }
             }
             for f in fields {
@@ -256,11 +257,11 @@ public enum WholeImagePipelineStage: PipelineStage {
             let confusionColumns = [classes] + classes.indices.map { j in confusion.map { String($0[j]) } }
             try CSV.write(CSVTable(header: ["truth"] + classes, columns: confusionColumns, source: "classify"), to: out.appendingPathComponent("confusion_\(h).csv"))
         }
-        try CSV.write(CSVTable(header: ["holdout", "compound", "concentration", "moa", "predicted", "probability", "scored", "conformal_set"],
+        try CSV.write(CSVTable(header: ["holdout", "fold", "compound", "concentration", "moa", "predicted", "probability", "scored", "conformal_set"],
                                columns: treatmentColumns, source: "classify"), to: out.appendingPathComponent("treatments.csv"))
         try CSV.write(CSVTable(header: ["holdout", "plate", "well", "site", "moa", "predicted"], columns: imageColumns, source: "classify"),
                       to: out.appendingPathComponent("images.csv"))
-        try CSV.write(CSVTable(header: ["holdout", "compound", "treatments", "coverage", "set_size", "image_coverage", "image_set_size"],
+        try CSV.write(CSVTable(header: ["holdout", "fold", "treatments", "coverage", "set_size", "image_coverage", "image_set_size"],
                                columns: conformalColumns, source: "classify"), to: out.appendingPathComponent("conformal.csv"))
         metrics["coverage_target"] = config.extra.coverage
         let encoder = JSONEncoder()
