@@ -83,7 +83,7 @@ public enum WholeImagePipelineStage: PipelineStage {
         guard classes.count >= 2 else { throw MorphoError.data(context: "experiment", problem: "whole-image classification needs at least 2 annotated mechanisms, found \(classes.count)") }
         let labels = tiles.records.map { $0.treatment.moa.flatMap { classes.firstIndex(of: $0) } ?? -1 }
         let folds = try foldKeys(config, experiment).map { WholeImageEvaluation.fold(tiles.records, compound: $0.1, holdout: $0.0) }
-        let tileFiles = try tileFileURLs(context)
+        let tileFiles = tileFileURLs(context)
         let todo = folds.filter { wanted == nil || wanted!.contains($0.name) }
         for (k, fold) in todo.enumerated() {
             let output = mainOutput(config, unit: fold.name, context: context)
@@ -111,7 +111,7 @@ public enum WholeImagePipelineStage: PipelineStage {
 
     // MARK: Tiles
 
-    static func tileFileURLs(_ context: StageContext) throws -> [URL] {
+    static func tileFileURLs(_ context: StageContext) -> [URL] {
         context.experiment.plates.map { folder(context).appendingPathComponent("tiles/\($0.name).h5") }
     }
 
@@ -124,8 +124,7 @@ public enum WholeImagePipelineStage: PipelineStage {
         let reporter = ProgressReporter("tiles", total: fields, unit: "fields", enabled: context.progress)
         var made = 0
         var parts = [WholeImageTiles]()
-        for plate in plates {
-            let url = folder(context).appendingPathComponent("tiles/\(plate.name).h5")
+        for (plate, url) in zip(plates, tileFileURLs(context)) {
             let files = plate.wells.flatMap { $0.sites.flatMap { $0.files.values.map(\.path) } }.sorted()
             let outcome = try context.unit(name, "tiles \(plate.name)", config: config.base.base, inputs: [], output: url,
                                            extra: "channels \(channels) files \(ContentHash.of(Data(files.joined(separator: "\n").utf8)))") {
@@ -140,7 +139,7 @@ public enum WholeImagePipelineStage: PipelineStage {
         let tiles = try WholeImageTiles.joined(parts)
         let index = mainOutput(config, unit: "tiles", context: context)
         let indexData = try JSONEncoder.sorted.encode(["plates": plates.count, "tiles": tiles.count])
-        let outcome = try context.unit(name, "tiles", config: config.base.base, inputs: try tileFileURLs(context), output: index) {
+        let outcome = try context.unit(name, "tiles", config: config.base.base, inputs: tileFileURLs(context), output: index) {
             try AtomicFile.write(indexData, to: index)
             return ([index], ["plates": plates.count, "tiles": tiles.count])
         }
