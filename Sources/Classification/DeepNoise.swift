@@ -89,7 +89,7 @@ public struct DeepNoiseTrainer {
         for epoch in 0..<config.epochs {
             var rng = SeededGenerator(seed: seed, stream: "deepnoise epoch \(epoch)")
             let order = labelled.indices.shuffled(using: &rng)
-            optimizer.learningRate = config.learningRate * 0.5 * (1 + Foundation.cos(Double.pi * Double(epoch) / Double(config.epochs)))
+            optimizer.learningRate = LearningRateSchedule.cosine(epochs: config.epochs, minimum: 0).rate(base: config.learningRate, epoch: epoch)
             let reporter = ProgressReporter("deepnoise w\(width) epoch \(epoch + 1)/\(config.epochs)", total: steps * bs, unit: "images", enabled: progress)
             var lossSum = 0.0
             for s in 0..<steps {

@@ -121,19 +121,8 @@ public struct RxRx1Images: Sendable {
         let n = size, plane = n * n
         let t = aug.dihedral ? Int(rng.next() % 8) : 0
         let zoom = aug.scale > 0 ? rng.uniform(1 - aug.scale, 1 + aug.scale) : 1
-        let half = Double(n - 1) / 2
         var source = [Int](repeating: 0, count: plane)
-        for y in 0..<n {
-            for x in 0..<n {
-                var sx = Int(((Double(x) - half) / zoom + half).rounded()), sy = Int(((Double(y) - half) / zoom + half).rounded())
-                sx = min(n - 1, max(0, sx)); sy = min(n - 1, max(0, sy))
-                // The 8 symmetries of the square: optional transpose, then flips.
-                if t & 4 != 0 { swap(&sx, &sy) }
-                if t & 1 != 0 { sx = n - 1 - sx }
-                if t & 2 != 0 { sy = n - 1 - sy }
-                source[y * n + x] = sy * n + sx
-            }
-        }
+        dihedralSource(&source, n: n, transform: t, zoom: zoom)
         for c in 0..<channels {
             let m = mean[i * channels + c] * Float(1 + (aug.jitter > 0 ? rng.uniform(-aug.jitter, aug.jitter) : 0))
             let s = std[i * channels + c] * Float(1 + (aug.jitter > 0 ? rng.uniform(-aug.jitter, aug.jitter) : 0))
@@ -147,6 +136,26 @@ public struct RxRx1Images: Sendable {
             for c in 0..<channels {
                 for y in y0..<(y0 + h) { for x in x0..<(x0 + w) { out[c * plane + y * n + x] = 0 } }
             }
+        }
+    }
+}
+
+/// For each pixel of an n x n output plane, the index of the input pixel it takes under symmetry `t` of the
+/// square (bit 2: transpose, bit 0: flip x, bit 1: flip y), after a zoom by `zoom` about the centre (nearest
+/// pixel, clamped to the plane). `source` must hold n * n entries.
+func dihedralSource(_ source: inout [Int], n: Int, transform t: Int, zoom: Double = 1) {
+    let half = Double(n - 1) / 2
+    for y in 0..<n {
+        for x in 0..<n {
+            var sx = x, sy = y
+            if zoom != 1 {
+                sx = min(n - 1, max(0, Int(((Double(x) - half) / zoom + half).rounded())))
+                sy = min(n - 1, max(0, Int(((Double(y) - half) / zoom + half).rounded())))
+            }
+            if t & 4 != 0 { swap(&sx, &sy) }
+            if t & 1 != 0 { sx = n - 1 - sx }
+            if t & 2 != 0 { sy = n - 1 - sy }
+            source[y * n + x] = sy * n + sx
         }
     }
 }

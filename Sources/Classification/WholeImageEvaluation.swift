@@ -29,14 +29,14 @@ public enum WholeImageEvaluation {
         }
     }
 
-    /// The mechanisms (classes) of annotated tiles, sorted.
-    public static func classes(_ records: [TileRecord]) -> [String] {
-        Set(records.compactMap(\.treatment.moa)).sorted()
+    /// The mechanisms (classes) of the annotated treatments other than `control`, sorted.
+    public static func classes(_ treatments: [Treatment], control: String? = nil) -> [String] {
+        Set(treatments.filter { $0.compound != control }.compactMap(\.moa)).sorted()
     }
 
-    /// The compounds of annotated tiles, sorted.
-    public static func compounds(_ records: [TileRecord]) -> [String] {
-        Set(records.filter { $0.treatment.moa != nil }.map(\.treatment.compound)).sorted(by: naturalLess)
+    /// The compounds of the annotated treatments other than `control`, naturally sorted: one fold each.
+    public static func compounds(_ treatments: [Treatment], control: String? = nil) -> [String] {
+        Set(treatments.filter { $0.moa != nil && $0.compound != control }.map(\.compound)).sorted(by: naturalLess)
     }
 
     /// The fold holding out `compound` (a batch for `batch` folds): its annotated tiles are the test set;

@@ -89,7 +89,7 @@ public struct WholeImageTrainer {
         for epoch in 0..<config.epochs {
             var rng = SeededGenerator(seed: config.seed, stream: "wholeimage epoch \(epoch)")
             let order = indices.indices.shuffled(using: &rng)
-            optimizer.learningRate = config.learningRate * 0.5 * (1 + Foundation.cos(Double.pi * Double(epoch) / Double(config.epochs)))
+            optimizer.learningRate = LearningRateSchedule.cosine(epochs: config.epochs, minimum: 0).rate(base: config.learningRate, epoch: epoch)
             var lossSum = 0.0, correct = 0
             for s in 0..<steps {
                 let picks = (0..<bs).map { order[(s * bs + $0) % order.count] }
@@ -138,17 +138,7 @@ public struct WholeImageTrainer {
         out.withUnsafeMutableBufferPointer { o in
             tiles.pixels.withUnsafeBufferPointer { px in
                 for (k, i) in picks.enumerated() {
-                    let t = augment ? Int(rng.next() % 8) : 0
-                    for y in 0..<n {
-                        for x in 0..<n {
-                            var sx = x, sy = y
-                            // The 8 symmetries of the square: optional transpose, then flips.
-                            if t & 4 != 0 { swap(&sx, &sy) }
-                            if t & 1 != 0 { sx = n - 1 - sx }
-                            if t & 2 != 0 { sy = n - 1 - sy }
-                            source[y * n + x] = sy * n + sx
-                        }
-                    }
+                    dihedralSource(&source, n: n, transform: augment ? Int(rng.next() % 8) : 0)
                     let blur = augment && rng.uniform() < config.blur
                     for ch in 0..<c {
                         let gain = Float(augment ? rng.uniform(1 - config.intensityScale, 1 + config.intensityScale) : 1) / 255

@@ -107,8 +107,8 @@ func squareField(size: Int = 64, background: Float = 100, bright: Float = 2000, 
         #expect(nsc.test == [0] && nsc.train == [1, 2, 3] && nsc.name == "nsc-a")
         let nscb = WholeImageEvaluation.fold(records, compound: "a", holdout: .nscb)
         #expect(nscb.test == [0] && nscb.train == [2, 3])
-        #expect(WholeImageEvaluation.classes(records) == ["M1", "M2"])
-        #expect(WholeImageEvaluation.compounds(records) == ["a", "b", "c", "d"])
+        #expect(WholeImageEvaluation.classes(records.map(\.treatment)) == ["M1", "M2"])
+        #expect(WholeImageEvaluation.compounds(records.map(\.treatment)) == ["a", "b", "c", "d"])
         #expect(WholeImageEvaluation.Fold.unitName(.nscb, "cytochalasin B/x") == "nscb-cytochalasin_B_x")
     }
 

@@ -44,23 +44,14 @@ public enum WholeImagePipelineStage: PipelineStage {
             : folder(context).appendingPathComponent("folds/\(unit).csv")
     }
 
-    /// The annotated compounds of the experiment (not the control), naturally sorted.
+    /// The annotated compounds of the experiment (not the control) whose folds run.
     static func compounds(_ config: Config, _ experiment: Experiment) throws -> [String] {
-        let control = experiment.controlCompound ?? "DMSO"
-        let all = Set(experiment.plates.flatMap { $0.wells.compactMap { w in
-            w.treatment.flatMap { $0.moa != nil && $0.compound != control ? $0.compound : nil }
-        } }).sorted(by: naturalLess)
+        let all = WholeImageEvaluation.compounds(experiment.treatments, control: experiment.controlCompound ?? "DMSO")
         guard let chosen = config.extra.compounds else { return all }
         for c in chosen where !all.contains(c) {
             throw MorphoError.config(key: "stages.classify.compounds", problem: "'\(c)' is not an annotated compound of the experiment (\(all.prefix(10).joined(separator: ", ")), ...)")
         }
         return all.filter(chosen.contains)
-    }
-
-    /// The mechanisms (classes) of the experiment's annotated treatments.
-    static func classes(_ experiment: Experiment) -> [String] {
-        let control = experiment.controlCompound ?? "DMSO"
-        return Set(experiment.plates.flatMap { $0.wells.compactMap { w in w.treatment.flatMap { $0.compound != control ? $0.moa : nil } } }).sorted()
     }
 
     public static func units(_ config: Config, context: StageContext) throws -> [StageUnit] {
@@ -79,7 +70,7 @@ public enum WholeImagePipelineStage: PipelineStage {
         let channels = try experiment.channels(selecting: config.base.base.channels, key: "stages.classify.channels")
         let (tiles, tilesOutcome) = try makeTiles(config, context: context, channels: channels)
         var outcomes = wanted == nil || wanted!.contains("tiles") ? [tilesOutcome] : []
-        let classes = classes(experiment)
+        let classes = WholeImageEvaluation.classes(experiment.treatments, control: experiment.controlCompound ?? "DMSO")
         guard classes.count >= 2 else { throw MorphoError.data(context: "experiment", problem: "whole-image classification needs at least 2 annotated mechanisms, found \(classes.count)") }
         let labels = tiles.records.map { $0.treatment.moa.flatMap { classes.firstIndex(of: $0) } ?? -1 }
         let folds = try foldKeys(config, experiment).map { WholeImageEvaluation.fold(tiles.records, compound: $0.1, holdout: $0.0) }
@@ -126,14 +117,16 @@ public enum WholeImagePipelineStage: PipelineStage {
         var parts = [WholeImageTiles]()
         for (plate, url) in zip(plates, tileFileURLs(context)) {
             let files = plate.wells.flatMap { $0.sites.flatMap { $0.files.values.map(\.path) } }.sorted()
-            let outcome = try context.unit(name, "tiles \(plate.name)", config: config.base.base, inputs: [], output: url,
-                                           extra: "channels \(channels) files \(ContentHash.of(Data(files.joined(separator: "\n").utf8)))") {
+            var fresh: WholeImageTiles?
+            _ = try context.unit(name, "tiles \(plate.name)", config: config.base.base, inputs: [], output: url,
+                                 extra: "channels \(channels) files \(ContentHash.of(Data(files.joined(separator: "\n").utf8)))") {
                 let t = try WholeImageTiles.make(plate: plate, channels: channels, control: control, settings: config.base.base, progress: reporter)
                 try t.write(to: url)
+                fresh = t
                 return ([url], ["tiles": t.count])
             }
-            if !outcome.reused { made += 1 }
-            parts.append(try WholeImageTiles.read(url))
+            if fresh != nil { made += 1 }
+            parts.append(try fresh ?? WholeImageTiles.read(url))
         }
         reporter.finish()
         let tiles = try WholeImageTiles.joined(parts)
