@@ -96,26 +96,37 @@ public struct Cropper: Sendable {
             }
         }
         var batch = CropBatch(channelCount: c, size: s)
-        batch.pixels.reserveCapacity(nuclei.count * c * s * s)
-        var crop = [Float](repeating: 0, count: s * s)
+        let plane = s * s
+        let mask = config.maskOtherNuclei ? labels?.labels : nil
+        batch.pixels.reserveCapacity(nuclei.count * c * plane)
         for n in nuclei {
             let x0 = Int(n.centerX.rounded()) - s / 2, y0 = Int(n.centerY.rounded()) - s / 2
             let inside = x0 >= 0 && y0 >= 0 && x0 + s <= w && y0 + s <= h
             if !inside && config.edge == .skip { batch.skipped += 1; continue }
-            for (ci, image) in channels.enumerated() {
-                for i in crop.indices { crop[i] = 0 }
-                image.pixels.withUnsafeBufferPointer { p in
-                    for yy in max(0, -y0)..<min(s, h - y0) {
-                        let row = (y0 + yy) * w
-                        for xx in max(0, -x0)..<min(s, w - x0) {
-                            let i = row + x0 + xx
-                            if config.maskOtherNuclei, let l = labels?.labels[i], l != 0, l != n.label { continue }
-                            crop[yy * s + xx] = p[i]
+            let start = batch.pixels.count
+            batch.pixels.append(contentsOf: repeatElement(0, count: c * plane))
+            // Rows and columns of the box that lie in the image.
+            let rows = max(0, -y0)..<min(s, h - y0), columns = max(0, -x0)..<min(s, w - x0)
+            batch.pixels.withUnsafeMutableBufferPointer { out in
+                for (ci, image) in channels.enumerated() {
+                    let crop = UnsafeMutableBufferPointer(rebasing: out[(start + ci * plane)..<(start + (ci + 1) * plane)])
+                    image.pixels.withUnsafeBufferPointer { p in
+                        guard !columns.isEmpty else { return }
+                        for yy in rows {
+                            let source = (y0 + yy) * w + x0, target = yy * s
+                            if let mask {
+                                for xx in columns {
+                                    let l = mask[source + xx]
+                                    if l == 0 || l == n.label { crop[target + xx] = p[source + xx] }
+                                }
+                            } else {
+                                (crop.baseAddress! + target + columns.lowerBound)
+                                    .update(from: p.baseAddress! + source + columns.lowerBound, count: columns.count)
+                            }
                         }
                     }
+                    normalize(crop, channel: ci, statistics: statistics)
                 }
-                normalize(&crop, channel: ci, statistics: statistics)
-                batch.pixels.append(contentsOf: crop)
             }
             batch.labels.append(n.label)
             batch.centers.append((n.centerX, n.centerY))
@@ -124,21 +135,39 @@ public struct Cropper: Sendable {
         return batch
     }
 
-    func normalize(_ crop: inout [Float], channel: Int, statistics: ChannelStatistics?) {
+    func normalize(_ crop: UnsafeMutableBufferPointer<Float>, channel: Int, statistics: ChannelStatistics?) {
         switch config.normalization {
         case .none:
             return
         case .cropMax:
-            let hi = crop.max() ?? 0
-            if hi > 0 { for i in crop.indices { crop[i] /= hi } } else { for i in crop.indices { crop[i] = 0 } }
+            let hi = Self.extremes(crop).hi
+            if hi > 0 { for i in crop.indices { crop[i] /= hi } } else { crop.update(repeating: 0) }
         case .minMax:
-            let lo = crop.min() ?? 0, hi = crop.max() ?? 0
-            if hi > lo { for i in crop.indices { crop[i] = (crop[i] - lo) / (hi - lo) } } else { for i in crop.indices { crop[i] = 0 } }
+            let (lo, hi) = Self.extremes(crop)
+            let range = hi - lo
+            if hi > lo { for i in crop.indices { crop[i] = (crop[i] - lo) / range } } else { crop.update(repeating: 0) }
         case .plateControls:
             guard let statistics else { return }
             let mean = Float(statistics.mean[channel]), std = Float(statistics.std[channel])
             let scale: Float = std > 0 ? 1 / std : 0
             for i in crop.indices { crop[i] = (crop[i] - mean) * scale }
         }
+    }
+
+    /// Minimum and maximum of a crop, in four independent chains (one chain waits on each comparison).
+    static func extremes(_ p: UnsafeMutableBufferPointer<Float>) -> (lo: Float, hi: Float) {
+        var lo = (Float.infinity, Float.infinity, Float.infinity, Float.infinity)
+        var hi = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
+        let whole = p.count / 4 * 4
+        for k in stride(from: 0, to: whole, by: 4) {
+            let a = p[k], b = p[k + 1], c = p[k + 2], d = p[k + 3]
+            lo.0 = a < lo.0 ? a : lo.0; hi.0 = a > hi.0 ? a : hi.0
+            lo.1 = b < lo.1 ? b : lo.1; hi.1 = b > hi.1 ? b : hi.1
+            lo.2 = c < lo.2 ? c : lo.2; hi.2 = c > hi.2 ? c : hi.2
+            lo.3 = d < lo.3 ? d : lo.3; hi.3 = d > hi.3 ? d : hi.3
+        }
+        var low = min(min(lo.0, lo.1), min(lo.2, lo.3)), high = max(max(hi.0, hi.1), max(hi.2, hi.3))
+        for v in p[whole...] { low = min(low, v); high = max(high, v) }
+        return (low, high)
     }
 }

@@ -93,12 +93,14 @@ public struct IlluminationFunction: Sendable {
                 context: context,
                 problem: "image is \(image.width)x\(image.height) but the illumination function of plate \(plate) channel \(channel) is \(self.image.width)x\(self.image.height)")
         }
-        var out = image
-        out.pixels.withUnsafeMutableBufferPointer { o in
-            self.image.pixels.withUnsafeBufferPointer { f in
-                for i in 0..<o.count { o[i] /= f[i] }
+        let pixels = [Float](unsafeUninitializedCapacity: image.pixels.count) { o, count in
+            image.pixels.withUnsafeBufferPointer { v in
+                self.image.pixels.withUnsafeBufferPointer { f in
+                    for i in 0..<v.count { o[i] = v[i] / f[i] }
+                }
             }
+            count = image.pixels.count
         }
-        return out
+        return Image(width: image.width, height: image.height, pixels: pixels, bitDepth: image.bitDepth)
     }
 }

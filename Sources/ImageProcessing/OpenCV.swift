@@ -14,14 +14,14 @@ public enum OpenCV {
     /// scikit-image's `gaussian(mode="nearest")`). sigma <= 0 returns the image unchanged.
     public static func gaussianBlur(_ image: Image, sigma: Double) throws -> Image {
         guard sigma > 0 else { return image }
-        var out = image
-        try image.pixels.withUnsafeBufferPointer { src in
-            try out.pixels.withUnsafeMutableBufferPointer { dst in
+        let pixels = try [Float](unsafeUninitializedCapacity: image.pixels.count) { dst, count in
+            try image.pixels.withUnsafeBufferPointer { src in
                 try check(mcv_gaussian_blur_f32(src.baseAddress, dst.baseAddress, Int32(image.width), Int32(image.height), sigma),
                           "GaussianBlur")
             }
+            count = image.pixels.count
         }
-        return out
+        return Image(width: image.width, height: image.height, pixels: pixels, bitDepth: image.bitDepth)
     }
 
     /// Resizes to `width x height`: area averaging when shrinking, bilinear interpolation when enlarging.
@@ -38,15 +38,11 @@ public enum OpenCV {
         return out
     }
 
-    /// Moving maximum over a disk of `radius` pixels (pixels outside the image do not count).
-    public static func dilateDisk(_ pixels: [Float], width: Int, height: Int, radius: Int) throws -> [Float] {
-        var out = [Float](repeating: 0, count: pixels.count)
-        try pixels.withUnsafeBufferPointer { src in
-            try out.withUnsafeMutableBufferPointer { dst in
-                try check(mcv_dilate_disk_f32(src.baseAddress, dst.baseAddress, Int32(width), Int32(height), Int32(max(0, radius))),
-                          "dilate")
-            }
-        }
+    /// OpenCV's elliptic structuring element of radius `radius` (MORPH_ELLIPSE, (2r+1)^2, row-major).
+    public static func diskKernel(radius: Int) throws -> [UInt8] {
+        let side = 2 * radius + 1
+        var out = [UInt8](repeating: 0, count: side * side)
+        try out.withUnsafeMutableBufferPointer { try check(mcv_disk_kernel(Int32(radius), $0.baseAddress), "getStructuringElement") }
         return out
     }
 
@@ -104,12 +100,16 @@ public struct LabelImage: Sendable, Equatable {
         map[0] = 0
         var next: Int32 = 0
         var out = labels
-        for i in out.indices {
-            let l = Int(out[i])
-            if map[l] < 0 {
-                if keep(Int32(l)) { next += 1; map[l] = next } else { map[l] = 0 }
+        out.withUnsafeMutableBufferPointer { out in
+            map.withUnsafeMutableBufferPointer { map in
+                for i in out.indices where out[i] != 0 {
+                    let l = Int(out[i])
+                    if map[l] < 0 {
+                        if keep(Int32(l)) { next += 1; map[l] = next } else { map[l] = 0 }
+                    }
+                    out[i] = map[l]
+                }
             }
-            out[i] = map[l]
         }
         return LabelImage(width: width, height: height, labels: out, count: Int(next))
     }

@@ -4,16 +4,26 @@
 public enum Otsu {
     /// A histogram of `values` over [min, max] in `bins` bins; nil when the values are constant or empty.
     static func histogram(_ values: [Float], bins: Int) -> (counts: [Double], lo: Double, width: Double)? {
-        guard var lo = values.first else { return nil }
-        var hi = lo
-        for v in values where v.isFinite { lo = min(lo, v); hi = max(hi, v) }
-        guard hi > lo else { return nil }
-        var counts = [Double](repeating: 0, count: bins)
-        let scale = Double(bins) / Double(hi - lo)
-        for v in values where v.isFinite {
-            counts[min(bins - 1, Int(Double(v - lo) * scale))] += 1
+        values.withUnsafeBufferPointer { v in
+            var lo = Float.infinity, hi = -Float.infinity
+            for x in v where x.isFinite { lo = min(lo, x); hi = max(hi, x) }
+            guard hi > lo else { return nil }
+            // Four histograms filled in turn, so that runs of equal bins do not wait on each other's stores.
+            var counts = [Int](repeating: 0, count: 4 * bins)
+            let scale = Double(bins) / Double(hi - lo), last = bins - 1
+            counts.withUnsafeMutableBufferPointer { c in
+                @inline(__always) func add(_ x: Float, _ offset: Int) {
+                    if x.isFinite { c[offset + min(last, Int(Double(x - lo) * scale))] += 1 }
+                }
+                let whole = v.count / 4 * 4
+                for k in stride(from: 0, to: whole, by: 4) {
+                    add(v[k], 0); add(v[k + 1], bins); add(v[k + 2], 2 * bins); add(v[k + 3], 3 * bins)
+                }
+                for k in whole..<v.count { add(v[k], 0) }
+            }
+            let merged = (0..<bins).map { Double(counts[$0] + counts[bins + $0] + counts[2 * bins + $0] + counts[3 * bins + $0]) }
+            return (merged, Double(lo), Double(hi - lo) / Double(bins))
         }
-        return (counts, Double(lo), Double(hi - lo) / Double(bins))
     }
 
     /// Two-class Otsu (1979): the bin centre t maximising the between-class variance

@@ -2,6 +2,8 @@
 /// 8-connectivity: pixels are flooded in increasing order of `surface` (ties first-come first-served)
 /// from the labelled `markers`, only inside `mask`. Mask pixels no marker can reach stay 0.
 /// OpenCV's `cv::watershed` floods 8-bit colour gradients instead, so this is written here.
+/// Floods never meet across separate components of mask and markers, so each component is flooded on
+/// its own, with a small heap over pixels that lie close together; the result is that of one global flood.
 public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8]) -> LabelImage {
     let w = markers.width, h = markers.height
     precondition(surface.count == w * h && mask.count == w * h)
@@ -15,24 +17,45 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8]) -> L
         age += 1
         return UInt64(ordered) << 32 | (age & 0xFFFF_FFFF)
     }
-    for i in 0..<(w * h) where labels[i] != 0 {
-        heap.push(key(surface[i]), Int32(i))
-    }
+    var visited = [Bool](repeating: false, count: w * h)
+    var stack = [Int](), seeds = [Int]()
     surface.withUnsafeBufferPointer { s in
         mask.withUnsafeBufferPointer { m in
             labels.withUnsafeMutableBufferPointer { l in
-                while let (_, index) = heap.pop() {
-                    let i = Int(index), x = i % w, y = i / w, label = l[i]
-                    for dy in -1...1 {
-                        let ny = y + dy
-                        if ny < 0 || ny >= h { continue }
-                        for dx in -1...1 {
-                            let nx = x + dx
-                            if nx < 0 || nx >= w || (dx == 0 && dy == 0) { continue }
-                            let j = ny * w + nx
-                            if l[j] == 0 && m[j] != 0 {
-                                l[j] = label
-                                heap.push(key(s[j]), Int32(j))
+                visited.withUnsafeMutableBufferPointer { visited in
+                    /// Calls `body` with each 8-neighbour of pixel i.
+                    @inline(__always) func neighbours(_ i: Int, _ body: (Int) -> Void) {
+                        let y = i / w, x = i - y * w
+                        if x > 0 && y > 0 && x < w - 1 && y < h - 1 {
+                            body(i - w - 1); body(i - w); body(i - w + 1); body(i - 1)
+                            body(i + 1); body(i + w - 1); body(i + w); body(i + w + 1)
+                            return
+                        }
+                        for dy in -1...1 where y + dy >= 0 && y + dy < h {
+                            for dx in -1...1 where x + dx >= 0 && x + dx < w && (dx != 0 || dy != 0) {
+                                body((y + dy) * w + x + dx)
+                            }
+                        }
+                    }
+                    for start in 0..<(w * h) where l[start] != 0 && !visited[start] {
+                        // The component of mask and marker pixels around this marker, and its markers.
+                        stack.append(start); visited[start] = true
+                        while let i = stack.popLast() {
+                            if l[i] != 0 { seeds.append(i) }
+                            neighbours(i) { j in
+                                if !visited[j] && (m[j] != 0 || l[j] != 0) { visited[j] = true; stack.append(j) }
+                            }
+                        }
+                        seeds.sort()
+                        for i in seeds { heap.push(key(s[i]), Int32(i)) }
+                        seeds.removeAll(keepingCapacity: true)
+                        while let (_, index) = heap.pop() {
+                            let i = Int(index), label = l[i]
+                            neighbours(i) { j in
+                                if l[j] == 0 && m[j] != 0 {
+                                    l[j] = label
+                                    heap.push(key(s[j]), Int32(j))
+                                }
                             }
                         }
                     }
@@ -43,41 +66,45 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8]) -> L
     return LabelImage(width: w, height: h, labels: labels, count: markers.count)
 }
 
-/// A binary min-heap of (key, pixel index).
+/// A 4-ary min-heap of (key, pixel index): half the depth of a binary heap, and a node's children
+/// share a cache line.
 struct MinHeap {
-    private var keys = [UInt64]()
-    private var values = [Int32]()
+    private struct Entry { var key: UInt64; var value: Int32 }
+    private var entries = [Entry]()
 
     mutating func push(_ key: UInt64, _ value: Int32) {
-        keys.append(key); values.append(value)
-        var i = keys.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if keys[p] <= key { break }
-            keys[i] = keys[p]; values[i] = values[p]
-            i = p
+        entries.append(Entry(key: key, value: value))
+        entries.withUnsafeMutableBufferPointer { e in
+            var i = e.count - 1
+            while i > 0 {
+                let p = (i - 1) / 4
+                if e[p].key <= key { break }
+                e[i] = e[p]
+                i = p
+            }
+            e[i] = Entry(key: key, value: value)
         }
-        keys[i] = key; values[i] = value
     }
 
     mutating func pop() -> (UInt64, Int32)? {
-        guard let top = keys.first else { return nil }
-        let topValue = values[0]
-        let lastKey = keys.removeLast(), lastValue = values.removeLast()
-        let n = keys.count
-        if n > 0 {
+        guard let top = entries.first else { return nil }
+        let last = entries.removeLast()
+        entries.withUnsafeMutableBufferPointer { e in
+            let n = e.count
+            guard n > 0 else { return }
             var i = 0
             while true {
-                var c = 2 * i + 1
-                if c >= n { break }
-                if c + 1 < n && keys[c + 1] < keys[c] { c += 1 }
-                if keys[c] >= lastKey { break }
-                keys[i] = keys[c]; values[i] = values[c]
+                let first = 4 * i + 1
+                if first >= n { break }
+                var c = first
+                for k in (first + 1)..<min(first + 4, n) where e[k].key < e[c].key { c = k }
+                if e[c].key >= last.key { break }
+                e[i] = e[c]
                 i = c
             }
-            keys[i] = lastKey; values[i] = lastValue
+            e[i] = last
         }
-        return (top, topValue)
+        return (top.key, top.value)
     }
 }
 
@@ -96,6 +123,12 @@ public func fillHoles(_ mask: [UInt8], width: Int, height: Int) throws -> [UInt8
         touchesBorder[Int(background.labels[y * width + width - 1])] = true
     }
     var out = mask
-    for i in out.indices where out[i] == 0 && !touchesBorder[Int(background.labels[i])] { out[i] = 1 }
+    background.labels.withUnsafeBufferPointer { b in
+        touchesBorder.withUnsafeBufferPointer { border in
+            out.withUnsafeMutableBufferPointer { out in
+                for i in out.indices where b[i] != 0 && !border[Int(b[i])] { out[i] = 1 }
+            }
+        }
+    }
     return out
 }

@@ -170,7 +170,7 @@ public enum TIFF {
         let spp = info.samplesPerPixel
         let separate = planar == UInt16(PLANARCONFIG_SEPARATE)
         let (width, height) = (info.width, info.height)
-        var planes = [[Float]](repeating: [Float](repeating: 0, count: width * height), count: spp)
+        var planes = (0..<spp).map { _ in [Float](repeating: 0, count: width * height) }  // one buffer each, no copy on write
 
         // Decodes one chunk (strip or tile) covering columns x0..<x0+cw (chunk row length `stride`
         // pixels) and rows y0..<y0+ch into the planes; `sample` is nil for interleaved chunks.
@@ -236,6 +236,9 @@ public enum TIFF {
         case (.uint8, _):
             let p = src.assumingMemoryBound(to: UInt8.self)
             for i in 0..<count { dst[i] = Float(p[i * step]) }
+        case (.uint16, _) where step == 1:  // contiguous: a loop the compiler vectorizes
+            let p = src.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<count { dst[i] = Float(p[i]) }
         case (.uint16, _):
             for i in 0..<count { dst[i] = Float(src.loadUnaligned(fromByteOffset: 2 * i * step, as: UInt16.self)) }
         case (.int16, _):

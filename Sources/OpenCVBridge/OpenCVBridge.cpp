@@ -23,6 +23,8 @@ template <typename F> int guarded(F body) {
     return -1;
 }
 
+[[maybe_unused]] const int singleThreaded = (cv::setNumThreads(1), 0);
+
 bool badSize(int width, int height) {
     if (width > 0 && height > 0) return false;
     lastError = "image size must be positive, got " + std::to_string(width) + "x" + std::to_string(height);
@@ -54,13 +56,14 @@ extern "C" int mcv_resize_f32(const float *src, int width, int height, float *ds
     });
 }
 
-extern "C" int mcv_dilate_disk_f32(const float *src, float *dst, int width, int height, int radius) {
-    if (badSize(width, height)) return -1;
+extern "C" int mcv_disk_kernel(int radius, uint8_t *out) {
+    if (radius < 0) {
+        lastError = "disk radius must be >= 0, got " + std::to_string(radius);
+        return -1;
+    }
     return guarded([&] {
-        cv::Mat in(height, width, CV_32F, const_cast<float *>(src));
-        cv::Mat out(height, width, CV_32F, dst);
         cv::Mat disk = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1));
-        cv::dilate(in, out, disk, cv::Point(-1, -1), 1, cv::BORDER_CONSTANT, cv::Scalar(-INFINITY));
+        disk.copyTo(cv::Mat(disk.rows, disk.cols, CV_8U, out));
         return 0;
     });
 }

@@ -67,8 +67,8 @@ public struct NucleusSegmenter: Sendable {
         var mask = smoothed.pixels.map { $0 > t ? UInt8(1) : 0 }
         if config.fillHoles { mask = try ImageProcessing.fillHoles(mask, width: w, height: h) }
 
+        // Declumping labels every mask pixel, so the filled mask leaves no hole inside an object.
         var labels = try declump(dna, mask: mask)
-        if config.fillHoles && config.declump != .none { labels = try fillObjectHoles(labels) }
         if let f = config.refineFraction { labels = refine(labels, smoothed: smoothed, mask: mask, fraction: Float(f)) }
 
         var nuclei = measure(labels, dna)
@@ -78,8 +78,14 @@ public struct NucleusSegmenter: Sendable {
             return d >= config.minDiameter && d <= config.maxDiameter && !(config.removeBorderObjects && border)
         }
         if keep.contains(false) {
+            // Labels are numbered in raster order of first appearance, and so stay after relabelling:
+            // the kept nuclei keep their order and measurements and take the labels 1, 2, ...
             labels = labels.relabeled { keep[Int($0) - 1] }
-            nuclei = measure(labels, dna)
+            nuclei = zip(nuclei, keep).filter { $0.1 }.enumerated().map { k, kept in
+                var n = kept.0
+                n.label = Int32(k + 1)
+                return n
+            }
         }
         return NucleusSegmentation(labels: labels, nuclei: nuclei, threshold: t,
                                    flag: nuclei.isEmpty ? "no nuclei" : nil)
@@ -131,12 +137,9 @@ public struct NucleusSegmenter: Sendable {
         case .propagate: floodSurface = [Float](repeating: 0, count: w * h)
         }
 
-        let masked = zip(seedSurface, mask).map { $1 != 0 ? $0 : -Float.infinity }
         let separation = config.maximaSuppressionDistance ?? config.minDiameter / 1.5
         let radius = max(1, Int((separation - 0.5).rounded()))
-        let dilated = try OpenCV.dilateDisk(masked, width: w, height: h, radius: radius)
-        var peaks = [UInt8](repeating: 0, count: w * h)
-        for i in 0..<(w * h) where mask[i] != 0 && masked[i] >= dilated[i] { peaks[i] = 1 }
+        let peaks = try localMaxima(seedSurface, mask: mask, width: w, height: h, radius: radius)
         let seeds = try OpenCV.connectedComponents(peaks, width: w, height: h, connectivity: 8)
         var labels = watershed(surface: floodSurface.map { -$0 }, markers: seeds, mask: mask)
         // Mask pixels no seed reached: their components become objects of their own.
@@ -164,32 +167,6 @@ public struct NucleusSegmenter: Sendable {
             out.labels[i] = 0
         }
         return out.relabeled()
-    }
-
-    /// Fills holes inside each object (pixels of background enclosed by one object take its label).
-    func fillObjectHoles(_ labels: LabelImage) throws -> LabelImage {
-        let w = labels.width, h = labels.height
-        let background = try OpenCV.connectedComponents(labels.labels.map { $0 == 0 ? 1 : 0 }, width: w, height: h, connectivity: 4)
-        // For each background region: the single object label around it, -1 if several or the border.
-        var owner = [Int32](repeating: 0, count: background.count + 1)
-        for y in 0..<h {
-            for x in 0..<w {
-                let b = Int(background.labels[y * w + x])
-                guard b != 0, owner[b] != -1 else { continue }
-                if x == 0 || y == 0 || x == w - 1 || y == h - 1 { owner[b] = -1; continue }
-                for j in [y * w + x - 1, y * w + x + 1, (y - 1) * w + x, (y + 1) * w + x] {
-                    let l = labels.labels[j]
-                    if l != 0 { owner[b] = owner[b] == 0 || owner[b] == l ? l : -1 }
-                }
-            }
-        }
-        guard owner.contains(where: { $0 > 0 }) else { return labels }
-        var out = labels
-        for i in out.labels.indices where out.labels[i] == 0 {
-            let o = owner[Int(background.labels[i])]
-            if o > 0 { out.labels[i] = o }
-        }
-        return out
     }
 
     /// Area, centroid, box and mean intensity of every label, in one pass.

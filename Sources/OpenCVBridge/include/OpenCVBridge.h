@@ -1,6 +1,8 @@
 // A small C API over OpenCV core + imgproc for Morpho's image stages. Every image is a contiguous,
 // row-major, single-channel raster of width x height. Every function returns 0 on success and -1 on
 // failure, with OpenCV's message in mcv_last_error() (per thread); no C++ exception crosses this API.
+// OpenCV's own thread pool is switched off (cv::setNumThreads(1)) when the library loads: Morpho
+// parallelizes over images, and nested pools only oversubscribe the cores.
 #ifndef MORPHO_OPENCV_BRIDGE_H
 #define MORPHO_OPENCV_BRIDGE_H
 #include <stdint.h>
@@ -21,8 +23,9 @@ int mcv_gaussian_blur_f32(const float *src, float *dst, int width, int height, d
 int mcv_resize_f32(const float *src, int width, int height, float *dst, int dstWidth, int dstHeight,
                    int interpolation);
 
-/// Grey-level dilation (moving maximum) of a float image over a disk of the given radius.
-int mcv_dilate_disk_f32(const float *src, float *dst, int width, int height, int radius);
+/// OpenCV's elliptic structuring element of size (2 radius + 1)^2 (MORPH_ELLIPSE): writes 1 for the
+/// disk's pixels and 0 elsewhere, row-major, into out.
+int mcv_disk_kernel(int radius, uint8_t *out);
 
 /// Connected components of a binary mask (non-zero = foreground) with 4- or 8-connectivity.
 /// Writes labels 0 (background), 1...n-1 and returns n (the count including background), or -1.

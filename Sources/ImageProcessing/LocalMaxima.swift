@@ -1,0 +1,41 @@
+/// Pixels of `mask` whose `surface` value is >= that of every mask pixel within a disk of `radius`
+/// pixels (OpenCV's elliptic structuring element; pixels outside the image or the mask do not count).
+/// This is `surface >= dilate(surface, disk)` on the masked surface, as CellProfiler and scikit-image's
+/// `peak_local_max` find declumping seeds, but the disk is scanned only at pixels that pass the
+/// 4-neighbour test (the cross lies in every disk of radius >= 1), which leaves few candidates.
+public func localMaxima(_ surface: [Float], mask: [UInt8], width w: Int, height h: Int, radius: Int) throws -> [UInt8] {
+    precondition(surface.count == w * h && mask.count == w * h)
+    let side = 2 * radius + 1
+    let kernel = try OpenCV.diskKernel(radius: radius)
+    var offsets: [(dx: Int, dy: Int)] = []
+    for k in kernel.indices where kernel[k] != 0 && k != radius * side + radius {
+        offsets.append((k % side - radius, k / side - radius))
+    }
+    var peaks = [UInt8](repeating: 0, count: w * h)
+    surface.withUnsafeBufferPointer { s in
+        mask.withUnsafeBufferPointer { m in
+            peaks.withUnsafeMutableBufferPointer { peaks in
+                @inline(__always) func higher(_ j: Int, than v: Float) -> Bool { m[j] != 0 && s[j] > v }
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let i = y * w + x, v = s[i]
+                        guard m[i] != 0 else { continue }
+                        if radius >= 1 {
+                            if x > 0 && higher(i - 1, than: v) || x < w - 1 && higher(i + 1, than: v)
+                                || y > 0 && higher(i - w, than: v) || y < h - 1 && higher(i + w, than: v) { continue }
+                        }
+                        let inside = x >= radius && y >= radius && x + radius < w && y + radius < h
+                        var peak = true
+                        for (dx, dy) in offsets {
+                            let nx = x + dx, ny = y + dy
+                            if !inside && (nx < 0 || ny < 0 || nx >= w || ny >= h) { continue }
+                            if higher(ny * w + nx, than: v) { peak = false; break }
+                        }
+                        if peak { peaks[i] = 1 }
+                    }
+                }
+            }
+        }
+    }
+    return peaks
+}
