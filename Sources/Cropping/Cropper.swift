@@ -98,18 +98,19 @@ public struct Cropper: Sendable {
         var batch = CropBatch(channelCount: c, size: s)
         let plane = s * s
         let mask = config.maskOtherNuclei ? labels?.labels : nil
-        batch.pixels.reserveCapacity(nuclei.count * c * plane)
-        for n in nuclei {
-            let x0 = Int(n.centerX.rounded()) - s / 2, y0 = Int(n.centerY.rounded()) - s / 2
-            let inside = x0 >= 0 && y0 >= 0 && x0 + s <= w && y0 + s <= h
-            if !inside && config.edge == .skip { batch.skipped += 1; continue }
-            let start = batch.pixels.count
-            batch.pixels.append(contentsOf: repeatElement(0, count: c * plane))
-            // Rows and columns of the box that lie in the image.
-            let rows = max(0, -y0)..<min(s, h - y0), columns = max(0, -x0)..<min(s, w - x0)
-            batch.pixels.withUnsafeMutableBufferPointer { out in
+        // Box corners, and the nuclei that get a crop.
+        let corners = nuclei.map { (x: Int($0.centerX.rounded()) - s / 2, y: Int($0.centerY.rounded()) - s / 2) }
+        let inside = corners.map { $0.x >= 0 && $0.y >= 0 && $0.x + s <= w && $0.y + s <= h }
+        let cropped = nuclei.indices.filter { inside[$0] || config.edge == .pad }
+        batch.skipped = nuclei.count - cropped.count
+        batch.pixels = [Float](unsafeUninitializedCapacity: cropped.count * c * plane) { out, initialized in
+            for (k, index) in cropped.enumerated() {
+                let n = nuclei[index], (x0, y0) = corners[index]
+                // Rows and columns of the box that lie in the image; the rest of the box is 0.
+                let rows = max(0, -y0)..<min(s, h - y0), columns = max(0, -x0)..<min(s, w - x0)
                 for (ci, image) in channels.enumerated() {
-                    let crop = UnsafeMutableBufferPointer(rebasing: out[(start + ci * plane)..<(start + (ci + 1) * plane)])
+                    let crop = UnsafeMutableBufferPointer(rebasing: out[((k * c + ci) * plane)..<((k * c + ci + 1) * plane)])
+                    if !inside[index] || mask != nil { crop.initialize(repeating: 0) }
                     image.pixels.withUnsafeBufferPointer { p in
                         guard !columns.isEmpty else { return }
                         for yy in rows {
@@ -121,17 +122,18 @@ public struct Cropper: Sendable {
                                 }
                             } else {
                                 (crop.baseAddress! + target + columns.lowerBound)
-                                    .update(from: p.baseAddress! + source + columns.lowerBound, count: columns.count)
+                                    .initialize(from: p.baseAddress! + source + columns.lowerBound, count: columns.count)
                             }
                         }
                     }
                     normalize(crop, channel: ci, statistics: statistics)
                 }
             }
-            batch.labels.append(n.label)
-            batch.centers.append((n.centerX, n.centerY))
-            batch.padded.append(!inside)
+            initialized = cropped.count * c * plane
         }
+        batch.labels = cropped.map { nuclei[$0].label }
+        batch.centers = cropped.map { (nuclei[$0].centerX, nuclei[$0].centerY) }
+        batch.padded = cropped.map { !inside[$0] }
         return batch
     }
 
@@ -140,10 +142,10 @@ public struct Cropper: Sendable {
         case .none:
             return
         case .cropMax:
-            let hi = Self.extremes(crop).hi
+            let hi = extremes(UnsafeBufferPointer(crop)).hi
             if hi > 0 { for i in crop.indices { crop[i] /= hi } } else { crop.update(repeating: 0) }
         case .minMax:
-            let (lo, hi) = Self.extremes(crop)
+            let (lo, hi) = extremes(UnsafeBufferPointer(crop))
             let range = hi - lo
             if hi > lo { for i in crop.indices { crop[i] = (crop[i] - lo) / range } } else { crop.update(repeating: 0) }
         case .plateControls:
@@ -152,22 +154,5 @@ public struct Cropper: Sendable {
             let scale: Float = std > 0 ? 1 / std : 0
             for i in crop.indices { crop[i] = (crop[i] - mean) * scale }
         }
-    }
-
-    /// Minimum and maximum of a crop, in four independent chains (one chain waits on each comparison).
-    static func extremes(_ p: UnsafeMutableBufferPointer<Float>) -> (lo: Float, hi: Float) {
-        var lo = (Float.infinity, Float.infinity, Float.infinity, Float.infinity)
-        var hi = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
-        let whole = p.count / 4 * 4
-        for k in stride(from: 0, to: whole, by: 4) {
-            let a = p[k], b = p[k + 1], c = p[k + 2], d = p[k + 3]
-            lo.0 = a < lo.0 ? a : lo.0; hi.0 = a > hi.0 ? a : hi.0
-            lo.1 = b < lo.1 ? b : lo.1; hi.1 = b > hi.1 ? b : hi.1
-            lo.2 = c < lo.2 ? c : lo.2; hi.2 = c > hi.2 ? c : hi.2
-            lo.3 = d < lo.3 ? d : lo.3; hi.3 = d > hi.3 ? d : hi.3
-        }
-        var low = min(min(lo.0, lo.1), min(lo.2, lo.3)), high = max(max(hi.0, hi.1), max(hi.2, hi.3))
-        for v in p[whole...] { low = min(low, v); high = max(high, v) }
-        return (low, high)
     }
 }

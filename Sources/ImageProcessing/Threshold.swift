@@ -5,8 +5,11 @@ public enum Otsu {
     /// A histogram of `values` over [min, max] in `bins` bins; nil when the values are constant or empty.
     static func histogram(_ values: [Float], bins: Int) -> (counts: [Double], lo: Double, width: Double)? {
         values.withUnsafeBufferPointer { v in
-            var lo = Float.infinity, hi = -Float.infinity
-            for x in v where x.isFinite { lo = min(lo, x); hi = max(hi, x) }
+            var (lo, hi) = extremes(v)
+            if !lo.isFinite || !hi.isFinite {  // infinities do not count
+                (lo, hi) = (.infinity, -.infinity)
+                for x in v where x.isFinite { lo = min(lo, x); hi = max(hi, x) }
+            }
             guard hi > lo else { return nil }
             // Four histograms filled in turn, so that runs of equal bins do not wait on each other's stores.
             var counts = [Int](repeating: 0, count: 4 * bins)

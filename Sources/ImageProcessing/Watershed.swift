@@ -1,10 +1,11 @@
 /// Marker-controlled watershed by priority flooding (Meyer 1991), as scikit-image's `watershed` with
 /// 8-connectivity: pixels are flooded in increasing order of `surface` (ties first-come first-served)
-/// from the labelled `markers`, only inside `mask`. Mask pixels no marker can reach stay 0.
+/// from the labelled `markers`, only inside `mask` (in decreasing order when `descending`, i.e. on
+/// the inverted surface). Mask pixels no marker can reach stay 0.
 /// OpenCV's `cv::watershed` floods 8-bit colour gradients instead, so this is written here.
 /// Floods never meet across separate components of mask and markers, so each component is flooded on
 /// its own, with a small heap over pixels that lie close together; the result is that of one global flood.
-public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8]) -> LabelImage {
+public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8], descending: Bool = false) -> LabelImage {
     let w = markers.width, h = markers.height
     precondition(surface.count == w * h && mask.count == w * h)
     var labels = markers.labels
@@ -12,13 +13,13 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8]) -> L
     var age: UInt64 = 0
     @inline(__always) func key(_ v: Float) -> UInt64 {
         // Order-preserving map of Float to UInt32, in the high half; insertion age breaks ties.
-        let b = v.bitPattern
+        let b = (descending ? -v : v).bitPattern
         let ordered = b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
         age += 1
         return UInt64(ordered) << 32 | (age & 0xFFFF_FFFF)
     }
     var visited = [Bool](repeating: false, count: w * h)
-    var stack = [Int](), seeds = [Int]()
+    var stack = [Int](), seeds = [Int](), members = [Int]()
     surface.withUnsafeBufferPointer { s in
         mask.withUnsafeBufferPointer { m in
             labels.withUnsafeMutableBufferPointer { l in
@@ -40,15 +41,21 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8]) -> L
                     for start in 0..<(w * h) where l[start] != 0 && !visited[start] {
                         // The component of mask and marker pixels around this marker, and its markers.
                         stack.append(start); visited[start] = true
+                        var single = true
                         while let i = stack.popLast() {
-                            if l[i] != 0 { seeds.append(i) }
+                            members.append(i)
+                            if l[i] != 0 { seeds.append(i); single = single && l[i] == l[start] }
                             neighbours(i) { j in
                                 if !visited[j] && (m[j] != 0 || l[j] != 0) { visited[j] = true; stack.append(j) }
                             }
                         }
+                        defer { seeds.removeAll(keepingCapacity: true); members.removeAll(keepingCapacity: true) }
+                        if single {  // one label floods all of its component, in whatever order
+                            for i in members where l[i] == 0 { l[i] = l[start] }
+                            continue
+                        }
                         seeds.sort()
                         for i in seeds { heap.push(key(s[i]), Int32(i)) }
-                        seeds.removeAll(keepingCapacity: true)
                         while let (_, index) = heap.pop() {
                             let i = Int(index), label = l[i]
                             neighbours(i) { j in

@@ -105,7 +105,8 @@ public enum TIFF {
         let errors = UnsafeMutablePointer<MorphoTIFFErrorBuffer>.allocate(capacity: 1)
         errors.initialize(to: MorphoTIFFErrorBuffer())
         defer { errors.deallocate() }
-        guard let tif = morpho_tiff_open(url.path, mode, errors) else {
+        // "m": read with read(2) into libtiff's strip buffers; memory-mapping faults in every page and copies it again.
+        guard let tif = morpho_tiff_open(url.path, mode == "r" ? "rm" : mode, errors) else {
             let detail = errors.pointee.count > 0 ? message(errors) : "cannot open"
             throw MorphoError.file(path: shown.path, problem: "not a readable TIFF (\(detail))")
         }

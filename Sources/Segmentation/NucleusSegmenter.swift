@@ -140,8 +140,8 @@ public struct NucleusSegmenter: Sendable {
         let separation = config.maximaSuppressionDistance ?? config.minDiameter / 1.5
         let radius = max(1, Int((separation - 0.5).rounded()))
         let peaks = try localMaxima(seedSurface, mask: mask, width: w, height: h, radius: radius)
-        let seeds = try OpenCV.connectedComponents(peaks, width: w, height: h, connectivity: 8)
-        var labels = watershed(surface: floodSurface.map { -$0 }, markers: seeds, mask: mask)
+        let seeds = labelSparse(peaks, width: w, height: h)
+        var labels = watershed(surface: floodSurface, markers: seeds, mask: mask, descending: true)
         // Mask pixels no seed reached: their components become objects of their own.
         var unreached = [UInt8](repeating: 0, count: w * h), any = false
         for i in 0..<(w * h) where mask[i] != 0 && labels.labels[i] == 0 { unreached[i] = 1; any = true }
@@ -171,30 +171,30 @@ public struct NucleusSegmenter: Sendable {
 
     /// Area, centroid, box and mean intensity of every label, in one pass.
     func measure(_ labels: LabelImage, _ image: Image) -> [Nucleus] {
+        struct Sums { var area = 0, sx = 0, sy = 0, si = 0.0, minX = Int.max, minY = Int.max, maxX = -1, maxY = -1 }
         let n = labels.count, w = labels.width
-        var area = [Int](repeating: 0, count: n + 1)
-        var sx = [Double](repeating: 0, count: n + 1), sy = sx, si = sx
-        var minX = [Int](repeating: Int.max, count: n + 1), minY = minX
-        var maxX = [Int](repeating: -1, count: n + 1), maxY = maxX
-        labels.labels.withUnsafeBufferPointer { l in
-            image.pixels.withUnsafeBufferPointer { p in
-                for y in 0..<labels.height {
-                    for x in 0..<w {
-                        let k = Int(l[y * w + x])
-                        if k == 0 { continue }
-                        area[k] += 1
-                        sx[k] += Double(x); sy[k] += Double(y); si[k] += Double(p[y * w + x])
-                        minX[k] = min(minX[k], x); maxX[k] = max(maxX[k], x + 1)
-                        minY[k] = min(minY[k], y); maxY[k] = max(maxY[k], y + 1)
+        var sums = [Sums](repeating: Sums(), count: n + 1)
+        sums.withUnsafeMutableBufferPointer { sums in
+            labels.labels.withUnsafeBufferPointer { l in
+                image.pixels.withUnsafeBufferPointer { p in
+                    for y in 0..<labels.height {
+                        for x in 0..<w {
+                            let k = Int(l[y * w + x])
+                            if k == 0 { continue }
+                            sums[k].area += 1
+                            sums[k].sx += x; sums[k].sy += y; sums[k].si += Double(p[y * w + x])
+                            sums[k].minX = min(sums[k].minX, x); sums[k].maxX = max(sums[k].maxX, x + 1)
+                            sums[k].minY = min(sums[k].minY, y); sums[k].maxY = max(sums[k].maxY, y + 1)
+                        }
                     }
                 }
             }
         }
         return (1...max(n, 1)).compactMap { k in
-            guard k <= n, area[k] > 0 else { return nil }
-            let a = Double(area[k])
-            return Nucleus(label: Int32(k), centerX: sx[k] / a, centerY: sy[k] / a, area: area[k],
-                           minX: minX[k], minY: minY[k], maxX: maxX[k], maxY: maxY[k], meanIntensity: si[k] / a)
+            guard k <= n, sums[k].area > 0 else { return nil }
+            let m = sums[k], a = Double(m.area)
+            return Nucleus(label: Int32(k), centerX: Double(m.sx) / a, centerY: Double(m.sy) / a, area: m.area,
+                           minX: m.minX, minY: m.minY, maxX: m.maxX, maxY: m.maxY, meanIntensity: m.si / a)
         }
     }
 }

@@ -26,6 +26,42 @@ import Testing
         #expect(out.labels == [1, 1, 0, 0, 0])
     }
 
+    /// On random surfaces, masks and markers, the per-component flood equals one global priority flood
+    /// (the reference written plainly here), ascending and descending.
+    @Test func matchesOneGlobalFlood() {
+        var rng = SeededGenerator(seed: 3)
+        let w = 40, h = 30
+        for trial in 0..<20 {
+            let surface = (0..<(w * h)).map { _ in Float(rng.next() % 8) }  // many ties
+            let mask = (0..<(w * h)).map { _ in UInt8(rng.next() % 10 < 7 ? 1 : 0) }
+            var markers = LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h), count: 6)
+            for label in 1...6 { markers.labels[Int(rng.next() % UInt64(w * h))] = Int32(label) }
+            for descending in [false, true] {
+                let fast = watershed(surface: surface, markers: markers, mask: mask, descending: descending)
+                let reference = Self.globalFlood(surface.map { descending ? -$0 : $0 }, markers, mask)
+                #expect(fast.labels == reference, "trial \(trial), descending \(descending)")
+            }
+        }
+    }
+
+    /// Priority flood with one sorted queue over the whole image: (value, insertion order) first.
+    static func globalFlood(_ surface: [Float], _ markers: LabelImage, _ mask: [UInt8]) -> [Int32] {
+        let w = markers.width, h = markers.height
+        var labels = markers.labels, queue: [(Float, Int, Int)] = [], age = 0
+        for i in labels.indices where labels[i] != 0 { queue.append((surface[i], age, i)); age += 1 }
+        while !queue.isEmpty {
+            let k = queue.indices.min { (queue[$0].0, queue[$0].1) < (queue[$1].0, queue[$1].1) }!
+            let i = queue.remove(at: k).2, x = i % w, y = i / w
+            for dy in -1...1 {
+                for dx in -1...1 where (dx != 0 || dy != 0) && x + dx >= 0 && x + dx < w && y + dy >= 0 && y + dy < h {
+                    let j = (y + dy) * w + x + dx
+                    if labels[j] == 0 && mask[j] != 0 { labels[j] = labels[i]; queue.append((surface[j], age, j)); age += 1 }
+                }
+            }
+        }
+        return labels
+    }
+
     @Test func heapPopsInOrder() {
         var heap = MinHeap()
         var rng = SeededGenerator(seed: 7)
@@ -34,5 +70,43 @@ import Testing
         var popped = [UInt64]()
         while let (k, _) = heap.pop() { popped.append(k) }
         #expect(popped == keys.sorted())
+    }
+}
+
+@Suite struct LocalMaximaTests {
+    /// Equals surface >= grey dilation over OpenCV's disk (outside the mask = -inf), computed plainly.
+    @Test func matchesDilationOverDisk() throws {
+        var rng = SeededGenerator(seed: 5)
+        let w = 37, h = 23
+        for radius in [0, 1, 2, 4, 7] {
+            let surface = (0..<(w * h)).map { _ in Float(rng.next() % 20) }
+            let mask = (0..<(w * h)).map { _ in UInt8(rng.next() % 10 < 8 ? 1 : 0) }
+            let kernel = try OpenCV.diskKernel(radius: radius), side = 2 * radius + 1
+            var expected = [UInt8](repeating: 0, count: w * h)
+            for y in 0..<h {
+                for x in 0..<w where mask[y * w + x] != 0 {
+                    var top = -Float.infinity
+                    for ky in 0..<side {
+                        for kx in 0..<side where kernel[ky * side + kx] != 0 {
+                            let nx = x + kx - radius, ny = y + ky - radius
+                            if nx >= 0, ny >= 0, nx < w, ny < h, mask[ny * w + nx] != 0 { top = max(top, surface[ny * w + nx]) }
+                        }
+                    }
+                    if surface[y * w + x] >= top { expected[y * w + x] = 1 }
+                }
+            }
+            #expect(try localMaxima(surface, mask: mask, width: w, height: h, radius: radius) == expected, "radius \(radius)")
+        }
+        #expect(try OpenCV.diskKernel(radius: 1) == [0, 1, 0, 1, 1, 1, 0, 1, 0])
+    }
+
+    @Test func sparseLabelsMatchOpenCV() throws {
+        var rng = SeededGenerator(seed: 9)
+        let w = 50, h = 40
+        let binary = (0..<(w * h)).map { _ in UInt8(rng.next() % 10 < 2 ? 1 : 0) }
+        let ours = labelSparse(binary, width: w, height: h)
+        let opencv = try OpenCV.connectedComponents(binary, width: w, height: h, connectivity: 8)
+        #expect(ours.count == opencv.count)
+        #expect(ours.relabeled() == opencv.relabeled())
     }
 }
