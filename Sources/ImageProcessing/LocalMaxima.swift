@@ -56,12 +56,8 @@ public func labelSparse(_ binary: [UInt8], width w: Int, height h: Int) -> Label
                 l[start] = count
                 stack.append(start)
                 while let i = stack.popLast() {
-                    let y = i / w, x = i - y * w
-                    for ny in max(0, y - 1)...min(h - 1, y + 1) {
-                        for nx in max(0, x - 1)...min(w - 1, x + 1) {
-                            let j = ny * w + nx
-                            if b[j] != 0 && l[j] == 0 { l[j] = count; stack.append(j) }
-                        }
+                    forEachNeighbour(of: i, width: w, height: h) { j in
+                        if b[j] != 0 && l[j] == 0 { l[j] = count; stack.append(j) }
                     }
                 }
             }

@@ -24,32 +24,18 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8], desc
         mask.withUnsafeBufferPointer { m in
             labels.withUnsafeMutableBufferPointer { l in
                 visited.withUnsafeMutableBufferPointer { visited in
-                    /// Calls `body` with each 8-neighbour of pixel i.
-                    @inline(__always) func neighbours(_ i: Int, _ body: (Int) -> Void) {
-                        let y = i / w, x = i - y * w
-                        if x > 0 && y > 0 && x < w - 1 && y < h - 1 {
-                            body(i - w - 1); body(i - w); body(i - w + 1); body(i - 1)
-                            body(i + 1); body(i + w - 1); body(i + w); body(i + w + 1)
-                            return
-                        }
-                        for dy in -1...1 where y + dy >= 0 && y + dy < h {
-                            for dx in -1...1 where x + dx >= 0 && x + dx < w && (dx != 0 || dy != 0) {
-                                body((y + dy) * w + x + dx)
-                            }
-                        }
-                    }
                     for start in 0..<(w * h) where l[start] != 0 && !visited[start] {
                         // The component of mask and marker pixels around this marker, and its markers.
+                        seeds.removeAll(keepingCapacity: true); members.removeAll(keepingCapacity: true)
                         stack.append(start); visited[start] = true
                         var single = true
                         while let i = stack.popLast() {
                             members.append(i)
                             if l[i] != 0 { seeds.append(i); single = single && l[i] == l[start] }
-                            neighbours(i) { j in
+                            forEachNeighbour(of: i, width: w, height: h) { j in
                                 if !visited[j] && (m[j] != 0 || l[j] != 0) { visited[j] = true; stack.append(j) }
                             }
                         }
-                        defer { seeds.removeAll(keepingCapacity: true); members.removeAll(keepingCapacity: true) }
                         if single {  // one label floods all of its component, in whatever order
                             for i in members where l[i] == 0 { l[i] = l[start] }
                             continue
@@ -58,7 +44,7 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8], desc
                         for i in seeds { heap.push(key(s[i]), Int32(i)) }
                         while let (_, index) = heap.pop() {
                             let i = Int(index), label = l[i]
-                            neighbours(i) { j in
+                            forEachNeighbour(of: i, width: w, height: h) { j in
                                 if l[j] == 0 && m[j] != 0 {
                                     l[j] = label
                                     heap.push(key(s[j]), Int32(j))
@@ -71,6 +57,21 @@ public func watershed(surface: [Float], markers: LabelImage, mask: [UInt8], desc
         }
     }
     return LabelImage(width: w, height: h, labels: labels, count: markers.count)
+}
+
+/// Calls `body` with each 8-neighbour of pixel i of a w x h raster, row by row.
+@inline(__always) func forEachNeighbour(of i: Int, width w: Int, height h: Int, _ body: (Int) -> Void) {
+    let y = i / w, x = i - y * w
+    if x > 0 && y > 0 && x < w - 1 && y < h - 1 {
+        body(i - w - 1); body(i - w); body(i - w + 1); body(i - 1)
+        body(i + 1); body(i + w - 1); body(i + w); body(i + w + 1)
+        return
+    }
+    for dy in -1...1 where y + dy >= 0 && y + dy < h {
+        for dx in -1...1 where x + dx >= 0 && x + dx < w && (dx != 0 || dy != 0) {
+            body((y + dy) * w + x + dx)
+        }
+    }
 }
 
 /// A 4-ary min-heap of (key, pixel index): half the depth of a binary heap, and a node's children
