@@ -74,26 +74,37 @@ func pearson(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 @Suite struct IlluminationRecoveryTests {
-    /// 240 synthetic fields of one plate (BBBC021's count per plate), rendered in memory: the
-    /// recovered function correlates with the true field (measured 0.94-0.96; the goal of 0.98 is not met).
+    /// 240 synthetic fields of one plate (BBBC021's count per plate) at the `realistic` preset's scale
+    /// (1280x1024, 260 cells per field), rendered in memory, with the 201 px median filter that
+    /// `Pipelines/bbbc021.yaml` uses for such fields: the recovered function matches the true field
+    /// with Pearson >= 0.98 (measured 0.982-0.991). What limits it is the cells in the plate mean
+    /// (120 fields: 0.982-0.988; a 101 px filter: 0.973-0.982), not the edges.
     @Test func recoversTrueFieldFromAPlateOfFields() throws {
-        var config = try SyntheticConfig.preset("tiny")
-        config.cellsPerField = 40
+        let config = try SyntheticConfig.preset("realistic")
         let renderer = FieldRenderer(config: config)
         let truth = (0..<3).map { renderer.illumination(plate: "P", channel: $0) }
         let batch = BatchShift(batch: "B", seed: 1, strength: 0)
         let phenotypes = Phenotype.byMoA.keys.sorted().map { Phenotype.byMoA[$0]! }
-        let fields = try concurrentMap(240) { k in
-            var rng = SeededGenerator(seed: 5, stream: "field/\(k)")
-            return renderer.render(phenotype: phenotypes[k % phenotypes.count], batch: batch, illumination: truth, rng: &rng).channels
+        // Two workers, each summing every other field, so that the fields are never all in memory.
+        let parts = try concurrentMap(2) { part -> [PlateMeanAccumulator] in
+            var sums = (0..<3).map { _ in PlateMeanAccumulator(downscale: 4) }
+            for k in stride(from: part, to: 240, by: 2) {
+                var rng = SeededGenerator(seed: 5, stream: "field/\(k)")
+                let field = renderer.render(phenotype: phenotypes[k % phenotypes.count], batch: batch, illumination: truth, rng: &rng)
+                for c in 0..<3 { try sums[c].add(field.channels[c], context: "field \(k)") }
+            }
+            return sums
         }
+        var illumination = IlluminationConfig()
+        illumination.medianFilterSize = 201
         for c in 0..<3 {
-            var sum = PlateMeanAccumulator(downscale: 4)
-            for f in fields { try sum.add(f[c], context: "field") }
-            let fn = try IlluminationFunction.compute(plate: "P", channel: "\(c)", from: sum, config: .init())
+            var sum = parts[0][c]
+            try sum.merge(parts[1][c], context: "channel \(c)")
+            #expect(sum.count == 240)
+            let fn = try IlluminationFunction.compute(plate: "P", channel: "\(c)", from: sum, config: illumination)
             let r = pearson(fn.image.pixels, truth[c].pixels)
-            print("synthetic plate of 240 fields, channel \(c): Pearson \(r)")
-            #expect(r >= 0.92)
+            print("synthetic plate of 240 realistic fields, channel \(c): Pearson \(r)")
+            #expect(r >= 0.98)
         }
     }
 }
