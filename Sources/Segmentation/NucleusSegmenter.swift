@@ -64,7 +64,12 @@ public struct NucleusSegmenter: Sendable {
             return result
         }
         let t = max(Float(config.minimumThreshold), automatic * Float(config.thresholdScale))
-        var mask = smoothed.pixels.map { $0 > t ? UInt8(1) : 0 }
+        var mask: [UInt8]
+        if let window = config.adaptiveWindow, let local = adaptiveThreshold(smoothed, window: window, global: t) {
+            mask = zip(smoothed.pixels, local).map { $0 > $1 ? UInt8(1) : 0 }
+        } else {
+            mask = smoothed.pixels.map { $0 > t ? UInt8(1) : 0 }
+        }
         if config.fillHoles { mask = try ImageProcessing.fillHoles(mask, width: w, height: h) }
 
         // Declumping labels every mask pixel, so the filled mask leaves no hole inside an object.
@@ -101,6 +106,47 @@ public struct NucleusSegmenter: Sendable {
         case .otsu3Background: t = Otsu.thresholds3(input)?.high
         }
         return config.logTransform ? t.map { expm1($0) } : t
+    }
+
+    /// CellProfiler's adaptive threshold: the configured method in each of (w / window) x (h / window)
+    /// blocks (a constant block keeps its value), interpolated bilinearly between block centres
+    /// (constant beyond the outer centres; CellProfiler fits a spline), times `thresholdScale`,
+    /// clamped to [max(minimumThreshold, 0.7 g), 1.5 g] around the global threshold g. nil when the
+    /// image holds fewer than 2 windows along a side (the global threshold is used).
+    func adaptiveThreshold(_ image: Image, window: Int, global g: Float) -> [Float]? {
+        let w = image.width, h = image.height
+        let nx = w / window, ny = h / window
+        guard nx >= 2, ny >= 2 else { return nil }
+        var blocks = [Float](repeating: 0, count: nx * ny)
+        var values = [Float]()
+        for by in 0..<ny {
+            for bx in 0..<nx {
+                let x0 = bx * w / nx, x1 = (bx + 1) * w / nx, y0 = by * h / ny, y1 = (by + 1) * h / ny
+                values.removeAll(keepingCapacity: true)
+                for y in y0..<y1 { values.append(contentsOf: image.pixels[(y * w + x0)..<(y * w + x1)]) }
+                blocks[by * nx + bx] = automaticThreshold(values) ?? values[0]
+            }
+        }
+        let scale = Float(config.thresholdScale)
+        let lo = max(Float(config.minimumThreshold), 0.7 * g), hi = max(lo, 1.5 * g)
+        // Block centre k along an axis of n blocks over `size` pixels lies at (k + 0.5) * size / n.
+        func axis(_ p: Int, _ size: Int, _ n: Int) -> (Int, Int, Float) {
+            let u = min(max((Float(p) + 0.5) * Float(n) / Float(size) - 0.5, 0), Float(n - 1))
+            let k = min(Int(u), n - 2)
+            return (k, k + 1, u - Float(k))
+        }
+        let columns = (0..<w).map { axis($0, w, nx) }
+        var out = [Float](repeating: 0, count: w * h)
+        for y in 0..<h {
+            let (y0, y1, fy) = axis(y, h, ny)
+            for x in 0..<w {
+                let (x0, x1, fx) = columns[x]
+                let top = blocks[y0 * nx + x0] * (1 - fx) + blocks[y0 * nx + x1] * fx
+                let bottom = blocks[y1 * nx + x0] * (1 - fx) + blocks[y1 * nx + x1] * fx
+                out[y * w + x] = min(max((top * (1 - fy) + bottom * fy) * scale, lo), hi)
+            }
+        }
+        return out
     }
 
     /// Splits touching nuclei: seeds at the regional maxima of the seed surface inside the mask

@@ -46,6 +46,11 @@ public struct SegmentationConfig: Codable, Sendable, Equatable, Hashable {
     public var thresholdScale = 1.0
     /// Lower bound on the threshold, in image units (after illumination correction).
     public var minimumThreshold = 0.0
+    /// When set, the threshold is adaptive (CellProfiler's "Adaptive" scope): the configured method
+    /// runs in blocks of about this many pixels, the block thresholds are interpolated bilinearly
+    /// between block centres, scaled by `thresholdScale` and bounded to 0.7...1.5x the global
+    /// threshold. Dim nuclei far from bright ones keep their full extent. nil: one global threshold.
+    public var adaptiveWindow: Int?
     public var fillHoles = true
     /// Objects whose equivalent diameter 2 sqrt(area / pi) lies outside [minDiameter, maxDiameter]
     /// pixels are removed.
@@ -75,6 +80,7 @@ public struct SegmentationConfig: Codable, Sendable, Equatable, Hashable {
         try check(thresholdScale > 0, "thresholdScale", "must be positive, got \(thresholdScale)")
         try check(minDiameter >= 1 && maxDiameter >= minDiameter, "minDiameter",
                   "need 1 <= minDiameter <= maxDiameter, got \(minDiameter) and \(maxDiameter)")
+        if let a = adaptiveWindow { try check(a >= 8, "adaptiveWindow", "must be >= 8 pixels, got \(a)") }
         if let s = declumpSigma { try check(s >= 0, "declumpSigma", "must be >= 0, got \(s)") }
         if let f = refineFraction { try check(f >= 0 && f < 1, "refineFraction", "must be in [0, 1), got \(f)") }
         if let d = maximaSuppressionDistance { try check(d >= 1, "maximaSuppressionDistance", "must be >= 1, got \(d)") }

@@ -92,6 +92,7 @@ struct SegmentationOptions: ParsableArguments {
     @Option(help: "otsu, otsu3-foreground or otsu3-background.") var threshold = SegmentationConfig().threshold.rawValue
     @Option(help: "Multiply the automatic threshold by this.") var thresholdScale = SegmentationConfig().thresholdScale
     @Flag(help: "Threshold log intensities.") var logTransform = false
+    @Option(help: "Adaptive threshold in blocks of this many pixels (CellProfiler uses 50); global when absent.") var adaptiveWindow: Int?
     @Option(help: "Smallest nucleus diameter kept (pixels).") var minDiameter = SegmentationConfig().minDiameter
     @Option(help: "Largest nucleus diameter kept (pixels).") var maxDiameter = SegmentationConfig().maxDiameter
     @Option(help: "Declumping seeds: none, intensity, shape or hybrid.") var declump = SegmentationConfig().declump.rawValue
@@ -108,7 +109,7 @@ struct SegmentationOptions: ParsableArguments {
         c.dividingLines = try choice(dividingLines, key: "segmentation.dividingLines", what: "method")
         c.thresholdScale = thresholdScale; c.logTransform = logTransform
         c.minDiameter = minDiameter; c.maxDiameter = maxDiameter
-        c.refineFraction = refine; c.removeBorderObjects = removeBorder
+        c.refineFraction = refine; c.removeBorderObjects = removeBorder; c.adaptiveWindow = adaptiveWindow
         try c.validate()
         return c
     }

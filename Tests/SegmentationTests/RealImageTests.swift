@@ -11,8 +11,11 @@ import Testing
     /// A ground-truth mask (label ids need not be contiguous) as labels 1...count.
     static func labels(_ image: Image) -> LabelImage { LabelImage(image).relabeled() }
 
-    /// DSB2018 (125 nuclei, many touching). Measured F1 at IoU 0.5: plain Otsu 0.53; CellProfiler-style
-    /// intensity declumping 0.73; shape seeds + shape lines + per-object refinement 0.82 (goal 0.85).
+    /// DSB2018 (125 nuclei, many touching, dim ones beside bright ones). Measured F1 at IoU 0.5: plain
+    /// Otsu 0.53; CellProfiler-style intensity declumping 0.73; shape seeds + shape lines + per-object
+    /// refinement 0.82; the same with CellProfiler's adaptive threshold (default 50 px window) 0.86
+    /// (0.85 without the refinement, 0.85-0.87 with 32-50 px windows): the global Otsu threshold (47)
+    /// sits above the dim nuclei (mean 38-47), which the local thresholds keep whole.
     @Test func dsb2018Declumping() throws {
         let dir = TestPaths.realData.appendingPathComponent("dsb2018_nuclei")
         let image = try TIFF.readImage(dir.appendingPathComponent("img2d.tif"))
@@ -24,7 +27,7 @@ import Testing
         func f1(_ c: SegmentationConfig) throws -> Double {
             let result = try NucleusSegmenter(c).segment(image)
             let m = ObjectMatch.byOverlap(result.labels, truth)
-            print("DSB2018 \(c.declump)/\(c.dividingLines) refine \(c.refineFraction ?? 0): \(result.nuclei.count) nuclei of 125, TP \(m.truePositives), F1 \(m.f1)")
+            print("DSB2018 \(c.declump)/\(c.dividingLines) refine \(c.refineFraction ?? 0) adaptive \(c.adaptiveWindow ?? 0): \(result.nuclei.count) nuclei of 125, TP \(m.truePositives), F1 \(m.f1)")
             return m.f1
         }
         config.declump = .none
@@ -32,14 +35,20 @@ import Testing
         config.declump = .intensity
         let intensity = try f1(config)
         config.declump = .shape; config.dividingLines = .shape; config.refineFraction = 0.4
-        let best = try f1(config)
+        let global = try f1(config)
+        config.adaptiveWindow = 50
+        let adaptive = try f1(config)
         #expect(plain < 0.6)
         #expect(intensity > plain + 0.15)
-        #expect(best >= 0.80)
+        #expect(global >= 0.80)
+        #expect(adaptive >= 0.85)
     }
 
-    /// JUMP cpg0000 field, DNA channel: CellProfiler found 109 nuclei. Hybrid seeds (distance x
-    /// intensity) with min diameter 12: 114 nuclei (+4.6%), 103 of CellProfiler's centres (94.5%) within 5 px.
+    /// JUMP cpg0000 field, DNA channel: CellProfiler found 109 nuclei, none touching the border (its
+    /// pipeline discards those; its smallest nucleus is 22 px across). With border objects removed,
+    /// the adaptive threshold (50 px) and hybrid seeds (distance x intensity), min diameter 12:
+    /// 108 nuclei (-0.9%), 105 of CellProfiler's centres (96.3%) within 5 px. Keeping border objects
+    /// gives 116 nuclei; a global threshold with the same settings 109 nuclei, 104 centres.
     @Test func jumpMatchesCellProfiler() throws {
         let dir = TestPaths.realData.appendingPathComponent("jump_cpg0000_A01_1")
         let dna = try TIFF.readImage(dir.appendingPathComponent("r01c01f01p01-ch5sk1fk1fl1.tiff"))
@@ -51,11 +60,14 @@ import Testing
         config.minDiameter = 12
         config.maxDiameter = 60
         config.declump = .hybrid
+        config.dividingLines = .shape
+        config.removeBorderObjects = true
+        config.adaptiveWindow = 50
         let result = try NucleusSegmenter(config).segment(dna)
         let m = ObjectMatch.byCentroid(result.nuclei.map { ($0.centerX, $0.centerY) }, Array(zip(xs, ys)), distance: 5)
         print("JUMP: \(result.nuclei.count) nuclei (CellProfiler 109), \(m.truePositives) of CellProfiler's centres within 5 px")
-        #expect(abs(result.nuclei.count - 109) <= 5)
-        #expect(Double(m.truePositives) / 109 >= 0.93)
+        #expect(Double(abs(result.nuclei.count - 109)) <= 0.05 * 109)
+        #expect(Double(m.truePositives) / 109 >= 0.95)
     }
 }
 
@@ -108,6 +120,37 @@ import Testing
             LabelImage(width: 4, height: 2, labels: [0, 1, 1, 0, 0, 1, 1, 0], count: 1),
             Image(width: 4, height: 2, pixels: [0, 2, 4, 0, 0, 6, 8, 0], bitDepth: .float32))
         #expect(one == [Nucleus(label: 1, centerX: 1.5, centerY: 0.5, area: 4, minX: 1, minY: 0, maxX: 3, maxY: 2, meanIntensity: 5)])
+    }
+
+    /// Left half: background 60 and a bright nucleus (600); right half: background 10 and a dim one
+    /// (160). The global Otsu threshold lies above the dim nucleus but within 1/0.7 of it; the
+    /// adaptive threshold finds both, interpolates between block centres and stays within
+    /// 0.7...1.5x the global threshold.
+    @Test func adaptiveThresholdFindsDimNucleusBesideBrightOnes() throws {
+        var image = Image(width: 200, height: 100, value: 10, bitDepth: .uint16)
+        for y in 0..<100 { for x in 0..<100 { image[x, y] = 60 } }
+        disk(&image, 50, 50, 12, 600)
+        disk(&image, 150, 50, 12, 160)
+        var config = SegmentationConfig()
+        config.smoothingSigma = 0
+        config.declump = .none
+        let global = try NucleusSegmenter(config).segment(image)
+        #expect(global.nuclei.count == 1)
+        config.adaptiveWindow = 50
+        let segmenter = try NucleusSegmenter(config)
+        let adaptive = try segmenter.segment(image)
+        #expect(adaptive.nuclei.count == 2)
+        #expect(adaptive.nuclei.map { abs($0.diameter - 24) < 2 } == [true, true])
+        let g = try #require(global.threshold)
+        let local = try #require(segmenter.adaptiveThreshold(image, window: 50, global: g))
+        #expect(local.allSatisfy { $0 >= 0.7 * g - 1e-3 && $0 <= 1.5 * g + 1e-3 })
+        // A constant block pattern along x interpolates linearly between the centres (x = 25, 75, ...).
+        let ramp = Image(width: 200, height: 100, pixels: (0..<20_000).map { Float(($0 % 200) / 50 * 100) }, bitDepth: .float32)
+        let steps = try #require(segmenter.adaptiveThreshold(ramp, window: 50, global: 150))
+        #expect(steps[10] == 105 && steps[40] == 105)       // clamped to 0.7 x 150 below the first centres
+        #expect(abs(steps[100] - 150) < 2.5)                  // halfway between the centres at 75 and 125
+        #expect(steps[199] == 225)                            // clamped to 1.5 x 150 beyond the last centre
+        #expect(segmenter.adaptiveThreshold(ramp, window: 60, global: 150) == nil)  // one block vertically
     }
 
     @Test func holesFilledBorderAndSizeFilters() throws {
