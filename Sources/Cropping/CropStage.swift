@@ -129,16 +129,15 @@ public struct CropStage: Sendable {
                        functions: [String: IlluminationFunction]) throws -> [Image] {
         let context = "plate \(plate) well \(well) site \(site.index)"
         guard let wellID = WellID(well) else { throw MorphoError.data(context: context, problem: "bad well name") }
-        let field = try FieldOfView.load(site, channels: channels, plate: plate, well: wellID)
-        return try zip(channels, field.channels).map { name, image in
+        return try FieldOfView.load(site, channels: channels, plate: plate, well: wellID) { name, url in
             guard let fn = functions[name] else {
                 if illumination != nil {
                     throw MorphoError.data(context: "plate \(plate)", problem: "no illumination function for channel '\(name)'")
                 }
-                return image
+                return try TIFF.readImage(url)
             }
-            return try fn.apply(to: image, context: "\(context) channel \(name)")
-        }
+            return try fn.read(url, context: "\(context) channel \(name)")
+        }.channels
     }
 
     func loadLabels(plate: String, well: String, site: Int) throws -> LabelImage {

@@ -1,6 +1,7 @@
 import Foundation
 import ImageProcessing
 import MorphoCore
+import MorphoIO
 
 /// Sums fields of one plate and channel (shrunk by the configured factor) to form their mean.
 /// All fields must have the size of the first; a different size is an error naming the field.
@@ -86,12 +87,22 @@ public struct IlluminationFunction: Sendable {
                                     robustMinimum: Double(robust), fieldCount: mean.count)
     }
 
+    func mismatch(_ width: Int, _ height: Int, context: String) -> MorphoError {
+        MorphoError.mismatchedImages(
+            context: context,
+            problem: "image is \(width)x\(height) but the illumination function of plate \(plate) channel \(channel) is \(image.width)x\(image.height)")
+    }
+
+    /// Reads a single-image TIFF divided by the function, row by row as it is decoded (the same
+    /// values as `apply(to: TIFF.readImage(url))`, one pass over memory fewer); the sizes must agree.
+    public func read(_ url: URL, context: String) throws -> Image {
+        try TIFF.readImage(url, dividingBy: image) { w, h in mismatch(w, h, context: context) }
+    }
+
     /// Divides `image` by the function; the sizes must agree.
     public func apply(to image: Image, context: String) throws -> Image {
         guard image.width == self.image.width, image.height == self.image.height else {
-            throw MorphoError.mismatchedImages(
-                context: context,
-                problem: "image is \(image.width)x\(image.height) but the illumination function of plate \(plate) channel \(channel) is \(self.image.width)x\(self.image.height)")
+            throw mismatch(image.width, image.height, context: context)
         }
         let pixels = [Float](unsafeUninitializedCapacity: image.pixels.count) { o, count in
             image.pixels.withUnsafeBufferPointer { v in

@@ -96,11 +96,17 @@ public struct LabelImage: Sendable, Equatable {
     /// Renumbers the objects 1...n in order of first appearance (raster order), dropping the labels
     /// for which `keep(label)` is false (they become background).
     public func relabeled(keeping keep: (Int32) -> Bool = { _ in true }) -> LabelImage {
+        var copy = self
+        copy.relabel(keeping: keep)
+        return copy
+    }
+
+    /// `relabeled(keeping:)` in place, without copying the label array.
+    public mutating func relabel(keeping keep: (Int32) -> Bool = { _ in true }) {
         var map = [Int32](repeating: -1, count: count + 1)
         map[0] = 0
         var next: Int32 = 0
-        var out = labels
-        out.withUnsafeMutableBufferPointer { out in
+        labels.withUnsafeMutableBufferPointer { out in
             map.withUnsafeMutableBufferPointer { map in
                 for i in out.indices where out[i] != 0 {
                     let l = Int(out[i])
@@ -111,7 +117,7 @@ public struct LabelImage: Sendable, Equatable {
                 }
             }
         }
-        return LabelImage(width: width, height: height, labels: out, count: Int(next))
+        count = Int(next)
     }
 
     /// The labels as a Float image (for writing a QC TIFF).

@@ -8,20 +8,36 @@ public func percentile(_ values: [Float], _ p: Double) -> Float {
     return sorted[lo] + (sorted[hi] - sorted[lo]) * f
 }
 
-/// Minimum and maximum of the values, NaN ignored ((inf, -inf) when there is none), in four
-/// independent chains: one chain would wait on every comparison.
+/// Minimum and maximum of the values, NaN ignored ((inf, -inf) when there is none), 16 lanes at a
+/// time (a NaN fails both comparisons and never replaces a lane).
 public func extremes(_ p: UnsafeBufferPointer<Float>) -> (lo: Float, hi: Float) {
-    var lo = (Float.infinity, Float.infinity, Float.infinity, Float.infinity)
-    var hi = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
-    let whole = p.count / 4 * 4
-    for k in stride(from: 0, to: whole, by: 4) {
-        let a = p[k], b = p[k + 1], c = p[k + 2], d = p[k + 3]
-        lo.0 = a < lo.0 ? a : lo.0; hi.0 = a > hi.0 ? a : hi.0
-        lo.1 = b < lo.1 ? b : lo.1; hi.1 = b > hi.1 ? b : hi.1
-        lo.2 = c < lo.2 ? c : lo.2; hi.2 = c > hi.2 ? c : hi.2
-        lo.3 = d < lo.3 ? d : lo.3; hi.3 = d > hi.3 ? d : hi.3
+    var lo = SIMD16<Float>(repeating: .infinity), hi = SIMD16<Float>(repeating: -.infinity)
+    let whole = p.count / 16 * 16
+    if whole > 0 {
+        let raw = UnsafeRawPointer(p.baseAddress!)
+        for k in stride(from: 0, to: whole, by: 16) {
+            let v = raw.loadUnaligned(fromByteOffset: 4 * k, as: SIMD16<Float>.self)
+            lo.replace(with: v, where: v .< lo)
+            hi.replace(with: v, where: v .> hi)
+        }
     }
-    var low = min(min(lo.0, lo.1), min(lo.2, lo.3)), high = max(max(hi.0, hi.1), max(hi.2, hi.3))
+    var low = lo.min(), high = hi.max()
     for v in p[whole...] where !v.isNaN { low = min(low, v); high = max(high, v) }
     return (low, high)
+}
+
+/// Index of the first NaN or infinity, or nil. Checks 16 lanes at a time (v - v is 0 for a finite
+/// v and NaN otherwise) and scans for the index only when something is found.
+public func firstNonFinite(_ p: UnsafeBufferPointer<Float>) -> Int? {
+    var sum = SIMD16<Float>(repeating: 0)
+    let whole = p.count / 16 * 16
+    if whole > 0 {
+        let raw = UnsafeRawPointer(p.baseAddress!)
+        for k in stride(from: 0, to: whole, by: 16) {
+            let v = raw.loadUnaligned(fromByteOffset: 4 * k, as: SIMD16<Float>.self)
+            sum += v - v
+        }
+    }
+    guard sum == SIMD16(repeating: 0), p[whole...].allSatisfy(\.isFinite) else { return p.firstIndex { !$0.isFinite } }
+    return nil
 }

@@ -33,13 +33,20 @@ public enum TIFF {
         public var tiled: Bool
     }
 
+    /// A divisor applied to every decoded row (see `readImage(_:dividingBy:mismatch:)`).
+    typealias Divisor = (image: Image, mismatch: (_ width: Int, _ height: Int) -> Error)
+
     /// Reads every page of `url`; a page with k samples per pixel gives k images (page-major).
     public static func read(_ url: URL) throws -> [Image] {
+        try read(url, divisor: nil)
+    }
+
+    static func read(_ url: URL, divisor: Divisor?) throws -> [Image] {
         try withOpenFile(url, mode: "r") { tif, errors in
             var images = [Image]()
             var page = 0
             repeat {
-                images += try readPage(tif, errors: errors, url: url, page: page)
+                images += try readPage(tif, errors: errors, url: url, page: page, divisor: divisor)
                 page += 1
             } while TIFFReadDirectory(tif) == 1
             try check(errors, url: url, doing: "reading page \(page + 1)")
@@ -49,7 +56,18 @@ public enum TIFF {
 
     /// Reads a single-sample, single-page image; throws if the file holds more than one plane.
     public static func readImage(_ url: URL) throws -> Image {
-        let images = try read(url)
+        try single(read(url), url: url)
+    }
+
+    /// Reads a single grey image divided pixel by pixel by `divisor` (an illumination function) as
+    /// each row is decoded, so the undivided image is never written out whole. A divisor whose size
+    /// differs from the image's throws `mismatch(width, height)` of the image before any decoding.
+    public static func readImage(_ url: URL, dividingBy divisor: Image,
+                                 mismatch: @escaping (_ width: Int, _ height: Int) -> Error) throws -> Image {
+        try single(read(url, divisor: (divisor, mismatch)), url: url)
+    }
+
+    private static func single(_ images: [Image], url: URL) throws -> Image {
         guard images.count == 1 else {
             throw MorphoError.unsupportedImage(path: url.path,
                                                problem: "expected one grey image, found \(images.count) planes (pages x samples)")
@@ -162,8 +180,9 @@ public enum TIFF {
     }
 
     private static func readPage(_ tif: OpaquePointer, errors: UnsafeMutablePointer<MorphoTIFFErrorBuffer>,
-                                 url: URL, page: Int) throws -> [Image] {
+                                 url: URL, page: Int, divisor: Divisor?) throws -> [Image] {
         let info = try pageInfo(tif, url: url)
+        if let d = divisor?.image, d.width != info.width || d.height != info.height { throw divisor!.mismatch(info.width, info.height) }
         var bpsRaw: UInt16 = 0, planar: UInt16 = 0
         _ = morpho_tiff_get_u16(tif, UInt32(TIFFTAG_BITSPERSAMPLE), &bpsRaw)
         _ = morpho_tiff_get_u16(tif, UInt32(TIFFTAG_PLANARCONFIG), &planar)
@@ -194,6 +213,12 @@ public enum TIFF {
                         let src = buffer + (r * stride * perPixel + s) * bytes
                         let dst = out.baseAddress! + (y0 + r) * width + x0
                         convertRow(src, dst, count: cw, step: perPixel, bps: Int(bpsRaw), depth: info.bitDepth)
+                        if let divisor {  // the row is still in cache
+                            divisor.image.pixels.withUnsafeBufferPointer { d in
+                                let f = d.baseAddress! + (y0 + r) * width + x0
+                                for i in 0..<cw { dst[i] /= f[i] }
+                            }
+                        }
                     }
                 }
             }

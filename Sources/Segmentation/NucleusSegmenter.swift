@@ -52,7 +52,7 @@ public struct NucleusSegmenter: Sendable {
     public func segment(_ dna: Image, context: String = "image") throws -> NucleusSegmentation {
         let w = dna.width, h = dna.height
         guard w > 2, h > 2 else { throw MorphoError.data(context: context, problem: "image of \(w)x\(h) is too small to segment") }
-        if let bad = dna.pixels.firstIndex(where: { !$0.isFinite }) {
+        if let bad = dna.pixels.withUnsafeBufferPointer(firstNonFinite) {
             throw MorphoError.data(context: context, problem: "non-finite pixel at x=\(bad % w), y=\(bad / w)")
         }
         let empty = NucleusSegmentation(labels: LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h), count: 0),
@@ -85,7 +85,7 @@ public struct NucleusSegmenter: Sendable {
         if keep.contains(false) {
             // Labels are numbered in raster order of first appearance, and so stay after relabelling:
             // the kept nuclei keep their order and measurements and take the labels 1, 2, ...
-            labels = labels.relabeled { keep[Int($0) - 1] }
+            labels.relabel { keep[Int($0) - 1] }
             nuclei = zip(nuclei, keep).filter { $0.1 }.enumerated().map { k, kept in
                 var n = kept.0
                 n.label = Int32(k + 1)
@@ -197,7 +197,8 @@ public struct NucleusSegmenter: Sendable {
             for i in 0..<(w * h) where extra.labels[i] != 0 { labels.labels[i] = extra.labels[i] + offset }
             labels.count += extra.count
         }
-        return labels.relabeled()
+        labels.relabel()
+        return labels
     }
 
     /// Per-object threshold (see `SegmentationConfig.refineFraction`).
@@ -212,7 +213,8 @@ public struct NucleusSegmenter: Sendable {
         for i in out.labels.indices where out.labels[i] != 0 && smoothed.pixels[i] < cut[Int(out.labels[i])] {
             out.labels[i] = 0
         }
-        return out.relabeled()
+        out.relabel()
+        return out
     }
 
     /// Area, centroid, box and mean intensity of every label, in one pass.

@@ -107,8 +107,7 @@ public struct SegmentationStage: Sendable {
             guard let file = site.files[dna] else {
                 throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
             }
-            var image = try TIFF.readImage(file)
-            if let function { image = try function.apply(to: image, context: context) }
+            let image = try function?.read(file, context: context) ?? TIFF.readImage(file)
             let result = try segmenter.segment(image, context: context)
             if saveLabels {
                 try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))

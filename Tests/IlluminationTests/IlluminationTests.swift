@@ -127,6 +127,31 @@ func pearson(_ a: [Float], _ b: [Float]) -> Double {
         }
     }
 
+    /// Dividing while decoding gives the same values as reading then dividing, for uint16 and
+    /// float TIFFs in strips; a function of another size is the named mismatch error.
+    @Test func readDividesRowsAsTheyAreDecoded() throws {
+        var rng = SeededGenerator(seed: 4)
+        let w = 37, h = 23
+        let function = IlluminationFunction(
+            plate: "P", channel: "DAPI",
+            image: Image(width: w, height: h, pixels: (0..<(w * h)).map { _ in Float(rng.uniform(1, 3)) }, bitDepth: .float32),
+            robustMinimum: 1, fieldCount: 1)
+        let dir = TestPaths.temporaryDirectory("illum-read")
+        for depth in [BitDepth.uint16, .float32] {
+            let image = Image(width: w, height: h, pixels: (0..<(w * h)).map { _ in Float(Int(rng.uniform(0, 60_000))) }, bitDepth: depth)
+            let url = dir.appendingPathComponent("field-\(depth).tif")
+            try TIFF.write(image, to: url, bitDepth: depth)
+            let fused = try function.read(url, context: "field")
+            #expect(fused.pixels == (try function.apply(to: TIFF.readImage(url), context: "field")).pixels)
+        }
+        let other = dir.appendingPathComponent("other.tif")
+        try TIFF.write(Image(width: w + 1, height: h, value: 5, bitDepth: .uint16), to: other)
+        #expect(throws: MorphoError.mismatchedImages(
+            context: "plate P well A01", problem: "image is 38x23 but the illumination function of plate P channel DAPI is 37x23")) {
+            try function.read(other, context: "plate P well A01")
+        }
+    }
+
     @Test func robustMinimumRescalesToAtLeastOne() throws {
         var sum = PlateMeanAccumulator(downscale: 1)
         let ramp = Image(width: 40, height: 10, pixels: (0..<400).map { Float($0 % 40 + 10) }, bitDepth: .uint16)

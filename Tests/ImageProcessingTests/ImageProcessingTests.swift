@@ -110,3 +110,38 @@ import Testing
         #expect(ours.relabeled() == opencv.relabeled())
     }
 }
+
+@Suite struct ExtremesTests {
+    /// 16-lane min/max against a plain scan, for lengths around the lane width, with NaNs and
+    /// infinities mixed in; all-NaN and empty inputs give (inf, -inf).
+    @Test func matchesPlainScan() {
+        var rng = SeededGenerator(seed: 11)
+        for n in [0, 1, 15, 16, 17, 31, 33, 100, 9216] {
+            var values = (0..<n).map { _ in Float(rng.uniform(-1000, 1000)) }
+            for i in values.indices where rng.uniform() < 0.05 { values[i] = [Float.nan, .infinity, -.infinity][Int(rng.uniform() * 3)] }
+            let finite = values.filter { !$0.isNaN }
+            let got = values.withUnsafeBufferPointer { extremes($0) }
+            #expect(got.lo == (finite.min() ?? .infinity) && got.hi == (finite.max() ?? -.infinity), "n=\(n)")
+        }
+        let nans = [Float](repeating: .nan, count: 40)
+        let got = nans.withUnsafeBufferPointer { extremes($0) }
+        #expect(got.lo == .infinity && got.hi == -.infinity)
+    }
+}
+
+@Suite struct NonFiniteTests {
+    @Test func findsFirstNaNOrInfinityAnywhere() {
+        for n in [0, 5, 16, 40] {
+            let clean = (0..<n).map { Float($0) }
+            #expect(clean.withUnsafeBufferPointer(firstNonFinite) == nil)
+            for bad in [Float.nan, .infinity, -.infinity] {
+                for at in [0, n / 2, n - 1] where n > 0 {
+                    var v = clean
+                    v[at] = bad
+                    if at + 1 < n { v[n - 1] = .nan }
+                    #expect(v.withUnsafeBufferPointer(firstNonFinite) == at, "n=\(n) at=\(at) \(bad)")
+                }
+            }
+        }
+    }
+}
