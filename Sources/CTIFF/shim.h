@@ -42,6 +42,52 @@ static inline TIFF *morpho_tiff_open(const char *path, const char *mode, MorphoT
     return tif;
 }
 
+/// A file already read into memory, read by libtiff through client procedures: one read(2) for the
+/// whole file instead of one per strip, and strips decoded straight from the buffer (the "map").
+typedef struct {
+    const uint8_t *data;
+    uint64_t size;
+    uint64_t position;
+} MorphoTIFFMemory;
+
+static tmsize_t morpho_tiff_mem_read(thandle_t h, void *buf, tmsize_t n) {
+    MorphoTIFFMemory *m = (MorphoTIFFMemory *)h;
+    if (n <= 0 || m->position >= m->size) return 0;
+    uint64_t count = (uint64_t)n < m->size - m->position ? (uint64_t)n : m->size - m->position;
+    memcpy(buf, m->data + m->position, (size_t)count);
+    m->position += count;
+    return (tmsize_t)count;
+}
+static tmsize_t morpho_tiff_mem_write(thandle_t h, void *buf, tmsize_t n) { (void)h; (void)buf; (void)n; return -1; }
+static toff_t morpho_tiff_mem_seek(thandle_t h, toff_t off, int whence) {
+    MorphoTIFFMemory *m = (MorphoTIFFMemory *)h;
+    uint64_t base = whence == SEEK_CUR ? m->position : whence == SEEK_END ? m->size : 0;
+    m->position = base + off;
+    return m->position;
+}
+static int morpho_tiff_mem_close(thandle_t h) { (void)h; return 0; }
+static toff_t morpho_tiff_mem_size(thandle_t h) { return ((MorphoTIFFMemory *)h)->size; }
+static int morpho_tiff_mem_map(thandle_t h, void **base, toff_t *size) {
+    MorphoTIFFMemory *m = (MorphoTIFFMemory *)h;
+    *base = (void *)m->data;
+    *size = m->size;
+    return 1;
+}
+static void morpho_tiff_mem_unmap(thandle_t h, void *base, toff_t size) { (void)h; (void)base; (void)size; }
+
+/// Opens the TIFF held in `memory` for reading (`name` appears in libtiff's messages).
+static inline TIFF *morpho_tiff_open_memory(MorphoTIFFMemory *memory, const char *name, MorphoTIFFErrorBuffer *errors) {
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    if (opts == NULL) return NULL;
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, morpho_tiff_error_handler, errors);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, morpho_tiff_warning_handler, NULL);
+    TIFF *tif = TIFFClientOpenExt(name, "r", (thandle_t)memory, morpho_tiff_mem_read, morpho_tiff_mem_write,
+                                  morpho_tiff_mem_seek, morpho_tiff_mem_close, morpho_tiff_mem_size,
+                                  morpho_tiff_mem_map, morpho_tiff_mem_unmap, opts);
+    TIFFOpenOptionsFree(opts);
+    return tif;
+}
+
 static inline int morpho_tiff_get_u16(TIFF *tif, uint32_t tag, uint16_t *value) {
     return TIFFGetFieldDefaulted(tif, tag, value);
 }

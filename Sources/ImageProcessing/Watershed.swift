@@ -117,26 +117,65 @@ struct MinHeap {
 }
 
 /// Fills the holes of a binary mask: background regions (4-connected) that do not touch the image
-/// border become foreground.
-public func fillHoles(_ mask: [UInt8], width: Int, height: Int) throws -> [UInt8] {
-    let inverse = mask.map { $0 == 0 ? UInt8(1) : 0 }
-    let background = try OpenCV.connectedComponents(inverse, width: width, height: height, connectivity: 4)
-    var touchesBorder = [Bool](repeating: false, count: background.count + 1)
-    for x in 0..<width {
-        touchesBorder[Int(background.labels[x])] = true
-        touchesBorder[Int(background.labels[(height - 1) * width + x])] = true
+/// border become foreground. A scanline flood (Heckbert's seed fill) marks the background reachable
+/// from the border one horizontal run at a time, finding run ends 16 bytes at a time, so an open
+/// background costs little more than a memset; what it does not reach is foreground or a hole.
+public func fillHoles(_ mask: [UInt8], width w: Int, height h: Int) -> [UInt8] {
+    precondition(mask.count == w * h)
+    guard w > 0, h > 0 else { return mask }
+    // 0: background not yet reached, 1: foreground, 2: background reached from the border.
+    var state = [UInt8](unsafeUninitializedCapacity: w * h) { out, count in
+        mask.withUnsafeBufferPointer { m in for i in 0..<(w * h) { out[i] = m[i] != 0 ? 1 : 0 } }
+        count = w * h
     }
-    for y in 0..<height {
-        touchesBorder[Int(background.labels[y * width])] = true
-        touchesBorder[Int(background.labels[y * width + width - 1])] = true
-    }
-    var out = mask
-    background.labels.withUnsafeBufferPointer { b in
-        touchesBorder.withUnsafeBufferPointer { border in
-            out.withUnsafeMutableBufferPointer { out in
-                for i in out.indices where b[i] != 0 && !border[Int(b[i])] { out[i] = 1 }
+    var stack = [Int]()
+    state.withUnsafeMutableBufferPointer { st in
+        let base = st.baseAddress!
+        /// First index in i..<end whose state is (`zero`: 0, else: not 0), or end; 8 bytes at a time
+        /// (a word has a zero byte where (v - 0x01..) & ~v & 0x80.. is set, lowest byte first).
+        @inline(__always) func find(_ zero: Bool, _ i: Int, _ end: Int) -> Int {
+            var k = i
+            while k + 8 <= end {
+                let v = UnsafeRawPointer(base + k).loadUnaligned(as: UInt64.self)
+                let hits = zero ? (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080 : v
+                if hits != 0 {
+                    if zero { return k + hits.trailingZeroBitCount / 8 }
+                    break
+                }
+                k += 8
+            }
+            while k < end && (base[k] == 0) != zero { k += 1 }
+            return k
+        }
+        /// Pushes one seed per unreached background run of row y within columns x0...x1.
+        @inline(__always) func seedRuns(_ y: Int, _ x0: Int, _ x1: Int) {
+            let row = y * w, end = row + x1 + 1
+            var k = row + x0
+            while true {
+                k = find(true, k, end)
+                if k >= end { break }
+                stack.append(k)
+                k = find(false, k, end)
             }
         }
+        seedRuns(0, 0, w - 1)
+        seedRuns(h - 1, 0, w - 1)
+        for y in 1..<max(1, h - 1) {
+            if st[y * w] == 0 { stack.append(y * w) }
+            if st[y * w + w - 1] == 0 { stack.append(y * w + w - 1) }
+        }
+        while let seed = stack.popLast() {
+            guard st[seed] == 0 else { continue }
+            let y = seed / w, row = y * w
+            var x0 = seed - row
+            while x0 > 0 && st[row + x0 - 1] == 0 { x0 -= 1 }
+            let x1 = find(false, seed, row + w) - row - 1
+            (base + row + x0).update(repeating: 2, count: x1 - x0 + 1)
+            if y > 0 { seedRuns(y - 1, x0, x1) }
+            if y < h - 1 { seedRuns(y + 1, x0, x1) }
+        }
     }
-    return out
+    // Foreground, or background the border flood did not reach (a hole).
+    for i in state.indices { state[i] = state[i] == 2 ? 0 : 1 }
+    return state
 }

@@ -123,18 +123,36 @@ public enum TIFF {
         let errors = UnsafeMutablePointer<MorphoTIFFErrorBuffer>.allocate(capacity: 1)
         errors.initialize(to: MorphoTIFFErrorBuffer())
         defer { errors.deallocate() }
-        // "m": read with read(2) into libtiff's strip buffers; memory-mapping faults in every page and copies it again.
-        guard let tif = morpho_tiff_open(url.path, mode == "r" ? "rm" : mode, errors) else {
-            let detail = errors.pointee.count > 0 ? message(errors) : "cannot open"
-            throw MorphoError.file(path: shown.path, problem: "not a readable TIFF (\(detail))")
+        // Files up to 256 MiB are read whole with one read(2) and decoded from memory (a strip at a
+        // time through libtiff's file procedures costs a system call per strip); larger ones through
+        // read(2) into libtiff's strip buffers ("m": memory-mapping faults in every page and copies it).
+        var contents: Data?
+        if mode == "r", let size = try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int, size <= 256 << 20 {
+            contents = try? Data(contentsOf: url)
         }
-        var closed = false
-        defer { if !closed { TIFFClose(tif) } }
-        let result = try body(tif, errors)
-        TIFFClose(tif)
-        closed = true
-        try check(errors, url: shown, doing: mode == "r" ? "reading" : "writing")
-        return result
+        if let contents {
+            return try contents.withUnsafeBytes { raw in
+                var memory = MorphoTIFFMemory(data: raw.bindMemory(to: UInt8.self).baseAddress, size: UInt64(raw.count), position: 0)
+                return try withUnsafeMutablePointer(to: &memory) { memory in
+                    try run(morpho_tiff_open_memory(memory, url.path, errors))
+                }
+            }
+        }
+        return try run(morpho_tiff_open(url.path, mode == "r" ? "rm" : mode, errors))
+
+        func run(_ opened: OpaquePointer?) throws -> T {
+            guard let tif = opened else {
+                let detail = errors.pointee.count > 0 ? message(errors) : "cannot open"
+                throw MorphoError.file(path: shown.path, problem: "not a readable TIFF (\(detail))")
+            }
+            var closed = false
+            defer { if !closed { TIFFClose(tif) } }
+            let result = try body(tif, errors)
+            TIFFClose(tif)
+            closed = true
+            try check(errors, url: shown, doing: mode == "r" ? "reading" : "writing")
+            return result
+        }
     }
 
     private static func message(_ errors: UnsafeMutablePointer<MorphoTIFFErrorBuffer>) -> String {

@@ -70,7 +70,7 @@ public struct NucleusSegmenter: Sendable {
         } else {
             mask = smoothed.pixels.map { $0 > t ? UInt8(1) : 0 }
         }
-        if config.fillHoles { mask = try ImageProcessing.fillHoles(mask, width: w, height: h) }
+        if config.fillHoles { mask = ImageProcessing.fillHoles(mask, width: w, height: h) }
 
         // Declumping labels every mask pixel, so the filled mask leaves no hole inside an object.
         var labels = try declump(dna, mask: mask)

@@ -145,3 +145,37 @@ import Testing
         }
     }
 }
+
+@Suite struct FillHolesTests {
+    /// The old definition through OpenCV: 4-connected background components that touch no border.
+    func reference(_ mask: [UInt8], _ w: Int, _ h: Int) throws -> [UInt8] {
+        let background = try OpenCV.connectedComponents(mask.map { $0 == 0 ? 1 : 0 }, width: w, height: h, connectivity: 4)
+        var border = Set<Int32>()
+        for x in 0..<w { border.insert(background.labels[x]); border.insert(background.labels[(h - 1) * w + x]) }
+        for y in 0..<h { border.insert(background.labels[y * w]); border.insert(background.labels[y * w + w - 1]) }
+        return mask.indices.map { mask[$0] != 0 || !border.contains(background.labels[$0]) ? 1 : 0 }
+    }
+
+    /// Random blobs with holes, at densities from sparse to almost full, on sizes that leave partial
+    /// 8-byte words at the row ends: the scanline fill equals the component definition. A ring with a
+    /// diagonal gap keeps its hole (background is 4-connected).
+    @Test func matchesBorderComponentDefinition() throws {
+        var rng = SeededGenerator(seed: 21)
+        for (w, h) in [(1, 1), (7, 5), (37, 29), (64, 48), (131, 77)] {
+            for density in [0.2, 0.45, 0.6, 0.8] {
+                let mask = (0..<(w * h)).map { _ in rng.uniform() < density ? UInt8(1) : 0 }
+                #expect(fillHoles(mask, width: w, height: h) == (try reference(mask, w, h)), "\(w)x\(h) density \(density)")
+            }
+        }
+        // 5x5 ring around (2, 2) whose only gaps are diagonal: the centre is a hole.
+        let ring: [UInt8] = [0, 1, 1, 1, 0,
+                             1, 1, 1, 1, 1,
+                             1, 1, 0, 1, 1,
+                             1, 1, 1, 1, 1,
+                             0, 1, 1, 1, 0]
+        #expect(fillHoles(ring, width: 5, height: 5)[12] == 1)
+        var open = ring
+        open[7] = 0; open[2] = 0  // a 4-connected path from the centre to the top border
+        #expect(fillHoles(open, width: 5, height: 5)[12] == 0)
+    }
+}
