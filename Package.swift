@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CLAPACK", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
         // OpenCV core + imgproc behind a small C API (headers through the opencv4 link to /usr/include/opencv4).
@@ -63,7 +64,7 @@ let package = Package(
             name: "morpho",
             dependencies: [
                 "MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching",
-                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline", "Datasets", "Classification",
+                "Illumination", "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Pipeline", "Datasets", "Classification", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
             ]
         ),

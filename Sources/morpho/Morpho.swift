@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Foundation
 import MorphoCore
 
@@ -10,6 +11,15 @@ struct Morpho: ParsableCommand {
         version: MorphoVersion.current,
         subcommands: [Demo.self, Synth.self, SynthRxRx1.self, DeepNoiseAblationCommand.self, ExperimentCommand.self, IllumCommand.self, SegmentCommand.self, CropCommand.self, TrainCommand.self, EmbedCommand.self, RunCommand.self, DataCommand.self, TIFFCommand.self, TableCommand.self, ProfileCommand.self, MatchCommand.self, BenchCommand.self]
     )
+
+    /// The image stages allocate and free tens of MB per field. By default glibc returns such blocks
+    /// to the kernel (mmap above a threshold, trimming) and the next field faults them in again,
+    /// zeroed, which with several threads also contends on the address-space lock: keep them
+    /// (`morpho bench image-stages` at 2 threads, best of 5, three runs: 42/45/53 -> 57/44/59 fields/s).
+    static func main() {
+        morpho_keep_freed_memory()
+        main(nil)
+    }
 
     /// Runs `body`, printing a `MorphoError` as one clear message (no stack trace) and exiting 1.
     static func reportingErrors(_ body: () throws -> Void) throws {
