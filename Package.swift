@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "ClassificationTests", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "NeuralNetwork", "Classification", "MorphoTestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["MorphoCore", "Datasets", "MorphoTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["MorphoCore", "Pipeline", "MorphoTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["morpho", "MorphoCore", "MorphoIO", "MorphoTestSupport", "NeuralNetwork"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -66,9 +66,27 @@ public struct DeepNoiseTrainer {
         public let imagesPerSecond: Double
     }
 
+    /// What a checkpoint records besides the weights: which training it belongs to and how far it got.
+    struct CheckpointState: Codable, Equatable {
+        /// The configuration, width, seed, class count and training images the run was started with.
+        var key: String
+        var epochsDone: Int
+        var seen: Int
+        var seconds: Double
+    }
+
+    /// Test hook: throws after the checkpoint of this epoch (1-based) is written, as a crash would.
+    var interruptAfterEpoch: Int?
+
     /// Trains one model of `width` on the labelled images (`labelled`, indices into `data`); with a mean
     /// teacher the unlabelled images (`unlabelled`) enter the consistency loss.
-    public func train(_ data: RxRx1Images, labelled: [Int], unlabelled: [Int], width: Int, seed: UInt64) throws -> Trained {
+    /// With `checkpoint`, the student, teacher and optimizer are written there (atomically) after every
+    /// epoch, and a run that finds a checkpoint of the same training continues after its last epoch:
+    /// every epoch draws its batches from its own seeded stream, so the result is that of an
+    /// uninterrupted run. A checkpoint of another training (configuration, width, seed, classes or
+    /// images changed) is replaced.
+    public func train(_ data: RxRx1Images, labelled: [Int], unlabelled: [Int], width: Int, seed: UInt64,
+                      checkpoint: URL? = nil) throws -> Trained {
         var netConfig = XceptionNet.Config()
         netConfig.width = width
         netConfig.classes = classes
@@ -83,10 +101,30 @@ public struct DeepNoiseTrainer {
         let strong = RxRx1Images.Augmentation(dihedral: true, scale: config.scale, erasing: config.erasing, jitter: config.jitter)
         let bs = config.batchSize, ubs = teacher != nil && !unlabelled.isEmpty ? bs / 2 : 0
         let steps = max(1, labelled.count / bs)
-        let start = Date()
-        var seen = 0
+        var start = Date()
+        var seen = 0, firstEpoch = 0
         Engine.seed(seed)
-        for epoch in 0..<config.epochs {
+        let key = try String(decoding: JSONEncoder.sorted.encode(config), as: UTF8.self)
+            + " width \(width) seed \(seed) classes \(classes) images \(labelled.count)+\(unlabelled.count) hash \(Self.digest(labelled + [-1] + unlabelled))"
+        if let checkpoint, let json = Checkpoint.trainingState(checkpoint),
+           let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)), state.key == key {
+            let file = try HDF5File(opening: checkpoint)
+            defer { file.close() }
+            func group(_ name: String) throws -> [String: Tensor] {
+                guard file.exists(name) else { return [:] }
+                return try Dictionary(uniqueKeysWithValues: file.members(of: name).map { member in
+                    let (values, shape) = try file.readItems(name + "/" + member)
+                    return (member, try Tensor(values, shape: shape))
+                })
+            }
+            try student.load(try group("/student"), context: checkpoint.path)
+            try teacher?.load(try group("/teacher"), context: checkpoint.path)
+            try optimizer.loadState(try group("/optimizer"))
+            firstEpoch = state.epochsDone; seen = state.seen
+            start = Date(timeIntervalSinceNow: -state.seconds)
+            if progress { log("deepnoise w\(width): resuming after epoch \(firstEpoch) of \(config.epochs) from \(checkpoint.path)") }
+        }
+        for epoch in firstEpoch..<config.epochs {
             var rng = SeededGenerator(seed: seed, stream: "deepnoise epoch \(epoch)")
             let order = labelled.indices.shuffled(using: &rng)
             optimizer.learningRate = LearningRateSchedule.cosine(epochs: config.epochs, minimum: 0).rate(base: config.learningRate, epoch: epoch)
@@ -120,9 +158,29 @@ public struct DeepNoiseTrainer {
             }
             reporter.finish()
             if progress { log(String(format: "deepnoise w%d epoch %d: loss %.4f", width, epoch + 1, lossSum / Double(steps))) }
+            if let checkpoint {
+                let state = CheckpointState(key: key, epochsDone: epoch + 1, seen: seen, seconds: Date().timeIntervalSince(start))
+                try FileManager.default.createDirectory(at: checkpoint.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try HDF5File.writeAtomically(to: checkpoint) { file in
+                    for (group, tensors) in [("student", student.namedTensors.map { ($0.name, $0.tensor) }),
+                                             ("teacher", teacher?.namedTensors.map { ($0.name, $0.tensor) } ?? []),
+                                             ("optimizer", optimizer.state.map { ($0.key, $0.value) })] {
+                        for (name, t) in tensors { try file.writeArray("/\(group)/\(name)", try t.floats(), shape: t.shape) }
+                    }
+                    try file.setAttribute("training_state", String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self))
+                }
+            }
+            if interruptAfterEpoch == epoch + 1 {
+                throw MorphoError.data(context: "deepnoise w\(width)", problem: "interrupted after epoch \(epoch + 1) (test)")
+            }
         }
         let seconds = Date().timeIntervalSince(start)
         return Trained(model: teacher ?? student, seconds: seconds, imagesPerSecond: Double(seen) / seconds)
+    }
+
+    /// FNV-1a over the image indices: two runs on the same images get the same checkpoint key.
+    static func digest(_ values: [Int]) -> UInt64 {
+        values.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64(bitPattern: Int64($1))) &* 0x100_0000_01b3 }
     }
 
     /// What the softmax sees: the scaled cosines with ArcFace, else the logits as they are.

@@ -129,6 +129,52 @@ enum TinyRxRx1 {
         #expect(accuracy > 3.0 / Double(classes), "training-well accuracy \(accuracy) vs chance \(1.0 / Double(classes))")
     }
 
+    /// A training interrupted after epoch 2 of 3 leaves a checkpoint; the rerun resumes after epoch 2
+    /// and ends with the weights of an uninterrupted run. A changed configuration starts over.
+    @Test func interruptedTrainingResumesFromItsCheckpoint() throws {
+        var data = TinyRxRx1.images
+        data.normalize(.plate)
+        var config = DeepNoiseConfig()
+        config.epochs = 3
+        config.width = 8
+        config.batchSize = 16
+        let classes = TinyRxRx1.config.classes + TinyRxRx1.config.controls + 1
+        final class Lines: @unchecked Sendable { var all: [String] = [] }
+        let lines = Lines()
+        var trainer = DeepNoiseTrainer(config: config, classes: classes)
+        trainer.progress = false
+        let train = (0..<data.count).filter { !data.wells[data.imageWell[$0]].test }
+        let test = (0..<data.count).filter { data.wells[data.imageWell[$0]].test }
+        let whole = try trainer.train(data, labelled: train, unlabelled: test, width: 8, seed: 1)
+
+        let url = TestPaths.temporaryDirectory("deepnoise-checkpoint").appendingPathComponent("checkpoints/w8.h5")
+        var crashing = trainer
+        crashing.interruptAfterEpoch = 2
+        #expect(throws: MorphoError.self) { try crashing.train(data, labelled: train, unlabelled: test, width: 8, seed: 1, checkpoint: url) }
+        #expect(Checkpoint.trainingState(url)?.contains("\"epochsDone\":2") == true)
+
+        var resuming = trainer
+        resuming.progress = true
+        resuming.log = { lines.all.append($0) }
+        let resumed = try resuming.train(data, labelled: train, unlabelled: test, width: 8, seed: 1, checkpoint: url)
+        #expect(lines.all.first?.contains("resuming after epoch 2 of 3") == true, "\(lines.all)")
+        #expect(lines.all.filter { $0.contains("epoch 1:") || $0.contains("epoch 2:") }.isEmpty)
+        for (a, b) in zip(whole.model!.namedTensors, resumed.model!.namedTensors) {
+            let x = try a.tensor.floats(), y = try b.tensor.floats()
+            #expect(zip(x, y).map { abs($0 - $1) }.max() ?? 0 <= 1e-5, "\(a.name)")
+        }
+        #expect(Checkpoint.trainingState(url)?.contains("\"epochsDone\":3") == true)
+
+        var changed = config
+        changed.learningRate = 0.001
+        var other = DeepNoiseTrainer(config: changed, classes: classes)
+        other.progress = true
+        lines.all = []
+        other.log = { lines.all.append($0) }
+        _ = try other.train(data, labelled: train, unlabelled: test, width: 8, seed: 1, checkpoint: url)
+        #expect(!lines.all.contains { $0.contains("resuming") } && lines.all.contains { $0.contains("epoch 1:") })
+    }
+
     @Test func groupAssignmentRecoversPlatesFromNoisyProbabilities() {
         // Probabilities that favour the right class only a little: group inference + assignment fixes them.
         let design = TinyRxRx1.design

@@ -2,6 +2,7 @@ import Foundation
 import MorphoCore
 import MorphoIO
 import MorphoTestSupport
+import NeuralNetwork
 import Testing
 
 /// A small pipeline over a tiny synthetic screen: every stage, a short training.
@@ -242,6 +243,11 @@ enum TinyPipeline {
         #expect((0...1).contains(metrics["accuracy"] ?? -1) && (0...1).contains(metrics["accuracy_raw"] ?? -1))
         let report = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(report.contains("classify") && report.contains("accuracy"))
+        // Both ensemble members leave a checkpoint of their last epoch (what a crashed run resumes from).
+        for member in 1...2 {
+            let state = Checkpoint.trainingState(run.appendingPathComponent("predictions/checkpoints/deepnoise-model\(member)-w8.h5"))
+            #expect(state?.contains("\"epochsDone\":3") == true, "model \(member): \(state ?? "no checkpoint")")
+        }
         let again = try MorphoBinary.run(args)
         #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 1 up to date"), "\(again.stderr)")
     }

@@ -61,8 +61,10 @@ public enum ClassifyPipelineStage: PipelineStage {
             var imageRows = [[Double]](repeating: [Double](repeating: 0, count: classes), count: allImages.count)
             let widths = [config.base.width] + (config.base.ensemble ? [config.base.wideWidth] : [])
             var seconds = 0.0
-            for width in widths {
-                let trained = try trainer.train(data, labelled: labelled, unlabelled: unlabelled, width: width, seed: config.base.seed)
+            for (member, width) in widths.enumerated() {
+                // Checkpoints after every epoch: a rerun after a crash continues where it stopped.
+                let trained = try trainer.train(data, labelled: labelled, unlabelled: unlabelled, width: width, seed: config.base.seed,
+                                                checkpoint: folder.appendingPathComponent("checkpoints/deepnoise-model\(member + 1)-w\(width).h5"))
                 seconds += trained.seconds
                 let rows = try trainer.predictImages(trained.model!, data, images: allImages)
                 for k in imageRows.indices { for c in 0..<classes { imageRows[k][c] += rows[k][c] / Double(widths.count) } }
