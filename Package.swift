@@ -37,14 +37,14 @@ let package = Package(
         // OpenCV core + imgproc behind a small C API (headers through the opencv4 link to /usr/include/opencv4).
         .target(name: "OpenCVBridge", exclude: ["opencv4"],
                 cxxSettings: [.headerSearchPath("opencv4")],
-                linkerSettings: [.linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc")]),
+                linkerSettings: [.linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_imgcodecs")]),
 
         // LibTorch (Debian's libtorch-dev) behind a small C API; the only code that includes its headers.
         .target(name: "TorchBridge",
                 linkerSettings: [.linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10")]),
 
         .target(name: "MorphoCore"),
-        .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib"]),
+        .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib", "OpenCVBridge"]),
         .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"]),
         .target(name: "Profiling", dependencies: ["MorphoCore", "CLAPACK"]),
         .target(name: "MoAMatching", dependencies: ["MorphoCore", "Profiling"]),

@@ -23,7 +23,7 @@ public struct RxRx1Images: Sendable {
 
     /// Reads every site of `wells` under `root` (`<root>/<train|test>/<experiment>/Plate<p>/<well>_s<k>_w<c>.<ext>`).
     public init(root: URL, wells: [RxRx1Well], sites: Int, ext: String, progress: Bool = true) throws {
-        let first = try TIFF.readImage(wells[0].imageURL(root: root, site: 1, channel: 1, ext: ext))
+        let first = try ImageFile.readImage(wells[0].imageURL(root: root, site: 1, channel: 1, ext: ext))
         let size = first.width
         let plane = size * size, per = 6 * plane
         let reporter = ProgressReporter("load images", total: wells.count * sites, unit: "images", enabled: progress)
@@ -32,7 +32,7 @@ public struct RxRx1Images: Sendable {
             var out = [Float](repeating: 0, count: per)
             for c in 0..<6 {
                 let url = well.imageURL(root: root, site: site, channel: c + 1, ext: ext)
-                let image = try TIFF.readImage(url)
+                let image = try ImageFile.readImage(url)
                 guard image.width == size, image.height == size else {
                     throw MorphoError.mismatchedImages(context: url.path, problem: "\(image.width)x\(image.height), the screen's images are \(size)x\(size)")
                 }

@@ -134,7 +134,7 @@ public struct CropStage: Sendable {
                 if illumination != nil {
                     throw MorphoError.data(context: "plate \(plate)", problem: "no illumination function for channel '\(name)'")
                 }
-                return try TIFF.readImage(url)
+                return try ImageFile.readImage(url)
             }
             return try fn.read(url, context: "\(context) channel \(name)")
         }.channels

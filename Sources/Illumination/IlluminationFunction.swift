@@ -93,10 +93,12 @@ public struct IlluminationFunction: Sendable {
             problem: "image is \(width)x\(height) but the illumination function of plate \(plate) channel \(channel) is \(image.width)x\(image.height)")
     }
 
-    /// Reads a single-image TIFF divided by the function, row by row as it is decoded (the same
-    /// values as `apply(to: TIFF.readImage(url))`, one pass over memory fewer); the sizes must agree.
+    /// Reads a single-image file divided by the function; the sizes must agree. A TIFF is divided row
+    /// by row as it is decoded (the same values as `apply(to: TIFF.readImage(url))`, one pass over
+    /// memory fewer); other formats are read whole, then divided.
     public func read(_ url: URL, context: String) throws -> Image {
-        try TIFF.readImage(url, dividingBy: image) { w, h in mismatch(w, h, context: context) }
+        guard url.pathExtension.lowercased() != "png" else { return try apply(to: ImageFile.readImage(url), context: context) }
+        return try TIFF.readImage(url, dividingBy: image) { w, h in mismatch(w, h, context: context) }
     }
 
     /// Divides `image` by the function; the sizes must agree.

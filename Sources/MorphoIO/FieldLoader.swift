@@ -6,7 +6,7 @@ extension FieldOfView {
     /// must agree in size. Errors name the plate, well, site and the file or channel at fault.
     /// `read` reads one channel's file (by default plainly; e.g. divided by its illumination function).
     public static func load(_ site: Site, channels: [String], plate: String, well: WellID,
-                            read: (_ channel: String, _ url: URL) throws -> Image = { try TIFF.readImage($1) }) throws -> FieldOfView {
+                            read: (_ channel: String, _ url: URL) throws -> Image = { try ImageFile.readImage($1) }) throws -> FieldOfView {
         let context = "plate \(plate) well \(well) site \(site.index)"
         var images = [(name: String, image: Image)]()
         for channel in channels {

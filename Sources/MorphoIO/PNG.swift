@@ -1,5 +1,7 @@
 import CZlib
 import Foundation
+import MorphoCore
+import OpenCVBridge
 
 /// 8-bit PNG encoding (grey or RGB, no filtering, zlib-deflated; PNG specification 1.2), for reports
 /// and quick looks.
@@ -36,5 +38,34 @@ public enum PNG {
 extension Data {
     mutating func append(bigEndian v: UInt32) {
         append(contentsOf: [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)])
+    }
+}
+
+extension PNG {
+    /// Reads a grey 8- or 16-bit PNG in original units, through OpenCV's imgcodecs (libpng).
+    /// A missing, corrupt or colour file is an error naming it.
+    public static func readImage(_ url: URL) throws -> Image {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw MorphoError.file(path: url.path, problem: "file not found")
+        }
+        var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0, depth: Int32 = 0
+        var pixels: UnsafeMutablePointer<Float>?
+        guard mcv_read_image(url.path, &width, &height, &channels, &depth, &pixels) == 0, let pixels else {
+            throw MorphoError.file(path: url.path, problem: "not a readable image (\(String(cString: mcv_last_error())))")
+        }
+        defer { mcv_free(pixels) }
+        guard channels == 1 else {
+            throw MorphoError.unsupportedImage(path: url.path, problem: "expected one grey image, found \(channels) channels")
+        }
+        return Image(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels, count: Int(width) * Int(height))),
+                     bitDepth: depth == 8 ? .uint8 : .uint16)
+    }
+}
+
+/// Single grey images by file extension: `.png` through `PNG`, anything else through `TIFF`.
+public enum ImageFile {
+    public static func readImage(_ url: URL) throws -> Image {
+        url.pathExtension.lowercased() == "png" ? try PNG.readImage(url) : try TIFF.readImage(url)
     }
 }

@@ -1,8 +1,11 @@
 // Implementation of OpenCVBridge.h over OpenCV 4 core + imgproc.
 #include "OpenCVBridge.h"
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <cmath>
+#include <cstdlib>
+#include <vector>
 #include <exception>
 #include <string>
 
@@ -33,6 +36,37 @@ bool badSize(int width, int height) {
 }  // namespace
 
 extern "C" const char *mcv_last_error(void) { return lastError.c_str(); }
+
+extern "C" int mcv_read_image(const char *path, int *width, int *height, int *channels, int *depth, float **pixels) {
+    *pixels = nullptr;
+    return guarded([&] {
+        cv::Mat image = cv::imread(path, cv::IMREAD_UNCHANGED);
+        if (image.empty()) {
+            lastError = "cannot decode (missing, corrupt or unsupported file)";
+            return -1;
+        }
+        if (image.depth() != CV_8U && image.depth() != CV_16U) {
+            lastError = "unsupported sample depth (only 8 and 16 bits)";
+            return -1;
+        }
+        *width = image.cols; *height = image.rows; *channels = image.channels();
+        *depth = image.depth() == CV_8U ? 8 : 16;
+        std::vector<cv::Mat> planes;
+        cv::split(image, planes);
+        if (planes.size() >= 3) std::swap(planes[0], planes[2]);  // OpenCV's BGR(A) order -> RGB(A)
+        const size_t plane = size_t(image.cols) * size_t(image.rows);
+        float *out = static_cast<float *>(std::malloc(plane * planes.size() * sizeof(float)));
+        if (out == nullptr) { lastError = "out of memory"; return -1; }
+        for (size_t c = 0; c < planes.size(); c++) {
+            cv::Mat target(image.rows, image.cols, CV_32F, out + c * plane);
+            planes[c].convertTo(target, CV_32F);
+        }
+        *pixels = out;
+        return 0;
+    });
+}
+
+extern "C" void mcv_free(void *pointer) { std::free(pointer); }
 
 extern "C" int mcv_gaussian_blur_f32(const float *src, float *dst, int width, int height, double sigma) {
     if (badSize(width, height)) return -1;

@@ -107,7 +107,7 @@ public struct SegmentationStage: Sendable {
             guard let file = site.files[dna] else {
                 throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
             }
-            let image = try function?.read(file, context: context) ?? TIFF.readImage(file)
+            let image = try function?.read(file, context: context) ?? ImageFile.readImage(file)
             let result = try segmenter.segment(image, context: context)
             if saveLabels {
                 try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))

@@ -218,19 +218,19 @@ public struct RxRx1Renderer: Sendable {
     }
 }
 
-/// Writes an RxRx1-like screen in RxRx1's layout (8-bit TIFF instead of PNG):
+/// Writes an RxRx1-like screen in RxRx1's layout, 8-bit grey PNGs as RxRx1's own:
 ///
 /// ```
 /// <out>/screen.json                               config and Morpho version
 /// <out>/train.csv, train_controls.csv, test.csv, test_controls.csv
 /// <out>/truth/test_labels.csv                     the held-out experiments' answers (id_code, sirna)
-/// <out>/<train|test>/<experiment>/Plate<p>/<well>_s<site>_w<1...6>.tif
+/// <out>/<train|test>/<experiment>/Plate<p>/<well>_s<site>_w<1...6>.png
 /// ```
 ///
 /// Images are written atomically, a well's last channel of its last site last, so a rerun renders only
 /// the wells a crash left unfinished.
 public struct RxRx1ScreenWriter: Sendable {
-    public static let imageExtension = "tif"
+    public static let imageExtension = "png"
     public let design: RxRx1Design
 
     public init(design: RxRx1Design) { self.design = design }
@@ -258,7 +258,9 @@ public struct RxRx1ScreenWriter: Sendable {
             let well = todo[i]
             for site in 1...config.sitesPerWell {
                 for (c, image) in renderer.render(well, site: site).enumerated() {
-                    try TIFF.write(image, to: well.imageURL(root: folder, site: site, channel: c + 1, ext: ext), bitDepth: .uint8)
+                    let bytes = image.pixels.map { UInt8(min(max($0.rounded(), 0), 255)) }
+                    try AtomicFile.write(PNG.encode(width: image.width, height: image.height, channels: 1, pixels: bytes),
+                                         to: well.imageURL(root: folder, site: site, channel: c + 1, ext: ext))
                 }
             }
             reporter.advance()

@@ -145,7 +145,7 @@ struct SegmentCommand: ParsableCommand {
                 let segmenter = try NucleusSegmenter(config)
                 for path in image {
                     let url = URL(fileURLWithPath: path)
-                    let result = try segmenter.segment(try TIFF.readImage(url), context: path)
+                    let result = try segmenter.segment(try ImageFile.readImage(url), context: path)
                     let name = url.deletingPathExtension().lastPathComponent
                     try CSV.writeData(CSV.render(header: Array(LocationColumns.header.dropFirst(3)), rowCount: result.nuclei.count) { i, row in
                         row = LocationColumns.values(result.nuclei[i])

@@ -18,7 +18,7 @@ enum TinyRxRx1 {
     }()
     static let images: RxRx1Images = {
         let wells = try! RxRx1Layout.read(folder, truthFile: folder.appendingPathComponent("truth/test_labels.csv"))
-        return try! RxRx1Images(root: folder, wells: wells, sites: config.sitesPerWell, ext: "tif", progress: false)
+        return try! RxRx1Images(root: folder, wells: wells, sites: config.sitesPerWell, ext: RxRx1ScreenWriter.imageExtension, progress: false)
     }()
 }
 

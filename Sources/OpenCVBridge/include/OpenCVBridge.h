@@ -14,6 +14,12 @@ extern "C" {
 /// The message of the last failure on the calling thread ("" if none).
 const char *mcv_last_error(void);
 
+/// Reads an image file (PNG, JPEG, ... through OpenCV's imgcodecs, native bit depth kept) into a
+/// malloc'd planar float buffer *pixels (channel-major; free it with mcv_free). depth: 8 or 16 bits.
+/// Fails for a missing, corrupt or unsupported file and for depths other than 8 and 16 bits.
+int mcv_read_image(const char *path, int *width, int *height, int *channels, int *depth, float **pixels);
+void mcv_free(void *pointer);
+
 /// Gaussian blur of a float image with standard deviation sigma (kernel radius 4 sigma, edges
 /// replicated, as scikit-image's gaussian(mode="nearest", truncate=4)). src and dst may alias.
 int mcv_gaussian_blur_f32(const float *src, float *dst, int width, int height, double sigma);
