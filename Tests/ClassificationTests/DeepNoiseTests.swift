@@ -108,11 +108,13 @@ enum TinyRxRx1 {
 }
 
 @Suite struct DeepNoiseTrainingTests {
-    @Test func trainingLearnsTheTrainingWellsAndPredictsProbabilities() throws {
+    /// The tiny screen normalized per plate, a quiet trainer of width 8 for `epochs`, and the
+    /// training (labelled) and test (unlabelled) images.
+    static func setUp(epochs: Int) -> (data: RxRx1Images, config: DeepNoiseConfig, classes: Int, trainer: DeepNoiseTrainer, train: [Int], test: [Int]) {
         var data = TinyRxRx1.images
         data.normalize(.plate)
         var config = DeepNoiseConfig()
-        config.epochs = 6
+        config.epochs = epochs
         config.width = 8
         config.batchSize = 16
         config.meanTeacher = true
@@ -121,6 +123,11 @@ enum TinyRxRx1 {
         trainer.progress = false
         let train = (0..<data.count).filter { !data.wells[data.imageWell[$0]].test }
         let test = (0..<data.count).filter { data.wells[data.imageWell[$0]].test }
+        return (data, config, classes, trainer, train, test)
+    }
+
+    @Test func trainingLearnsTheTrainingWellsAndPredictsProbabilities() throws {
+        let (data, _, classes, trainer, train, test) = Self.setUp(epochs: 6)
         let trained = try trainer.train(data, labelled: train, unlabelled: test, width: 8, seed: 1)
         let trainWells = data.wells.indices.filter { !data.wells[$0].test }
         let p = try trainer.predict(trained.model!, data, wells: trainWells)
@@ -132,19 +139,9 @@ enum TinyRxRx1 {
     /// A training interrupted after epoch 2 of 3 leaves a checkpoint; the rerun resumes after epoch 2
     /// and ends with the weights of an uninterrupted run. A changed configuration starts over.
     @Test func interruptedTrainingResumesFromItsCheckpoint() throws {
-        var data = TinyRxRx1.images
-        data.normalize(.plate)
-        var config = DeepNoiseConfig()
-        config.epochs = 3
-        config.width = 8
-        config.batchSize = 16
-        let classes = TinyRxRx1.config.classes + TinyRxRx1.config.controls + 1
+        let (data, config, classes, trainer, train, test) = Self.setUp(epochs: 3)
         final class Lines: @unchecked Sendable { var all: [String] = [] }
         let lines = Lines()
-        var trainer = DeepNoiseTrainer(config: config, classes: classes)
-        trainer.progress = false
-        let train = (0..<data.count).filter { !data.wells[data.imageWell[$0]].test }
-        let test = (0..<data.count).filter { data.wells[data.imageWell[$0]].test }
         let whole = try trainer.train(data, labelled: train, unlabelled: test, width: 8, seed: 1)
 
         let url = TestPaths.temporaryDirectory("deepnoise-checkpoint").appendingPathComponent("checkpoints/w8.h5")
