@@ -110,16 +110,9 @@ public struct DeepNoiseTrainer {
            let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)), state.key == key {
             let file = try HDF5File(opening: checkpoint)
             defer { file.close() }
-            func group(_ name: String) throws -> [String: Tensor] {
-                guard file.exists(name) else { return [:] }
-                return try Dictionary(uniqueKeysWithValues: file.members(of: name).map { member in
-                    let (values, shape) = try file.readItems(name + "/" + member)
-                    return (member, try Tensor(values, shape: shape))
-                })
-            }
-            try student.load(try group("/student"), context: checkpoint.path)
-            try teacher?.load(try group("/teacher"), context: checkpoint.path)
-            try optimizer.loadState(try group("/optimizer"))
+            try student.load(try Checkpoint.readGroup("student", from: file), context: checkpoint.path)
+            try teacher?.load(try Checkpoint.readGroup("teacher", from: file), context: checkpoint.path)
+            try optimizer.loadState(try Checkpoint.readGroup("optimizer", from: file))
             firstEpoch = state.epochsDone; seen = state.seen
             start = Date(timeIntervalSinceNow: -state.seconds)
             if progress { log("deepnoise w\(width): resuming after epoch \(firstEpoch) of \(config.epochs) from \(checkpoint.path)") }
@@ -162,11 +155,9 @@ public struct DeepNoiseTrainer {
                 let state = CheckpointState(key: key, epochsDone: epoch + 1, seen: seen, seconds: Date().timeIntervalSince(start))
                 try FileManager.default.createDirectory(at: checkpoint.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try HDF5File.writeAtomically(to: checkpoint) { file in
-                    for (group, tensors) in [("student", student.namedTensors.map { ($0.name, $0.tensor) }),
-                                             ("teacher", teacher?.namedTensors.map { ($0.name, $0.tensor) } ?? []),
-                                             ("optimizer", optimizer.state.map { ($0.key, $0.value) })] {
-                        for (name, t) in tensors { try file.writeArray("/\(group)/\(name)", try t.floats(), shape: t.shape) }
-                    }
+                    try Checkpoint.writeGroup("student", student.namedTensors.map { ($0.name, $0.tensor) }, to: file)
+                    try Checkpoint.writeGroup("teacher", teacher?.namedTensors.map { ($0.name, $0.tensor) } ?? [], to: file)
+                    try Checkpoint.writeGroup("optimizer", optimizer.state.map { ($0.key, $0.value) }, to: file)
                     try file.setAttribute("training_state", String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self))
                 }
             }

@@ -54,8 +54,8 @@ public enum Checkpoint {
                              trainingState: String? = nil) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try HDF5File.writeAtomically(to: url) { file in
-            for item in model.namedTensors { try file.writeArray("/tensors/" + item.name, try item.tensor.floats(), shape: item.tensor.shape) }
-            for (name, t) in state { try file.writeArray("/state/" + name, try t.floats(), shape: t.shape) }
+            try writeGroup("tensors", model.namedTensors.map { ($0.name, $0.tensor) }, to: file)
+            try writeGroup("state", state.map { ($0.key, $0.value) }, to: file)
             try file.setAttribute("model_card", String(decoding: try JSONEncoder.sorted.encode(card), as: UTF8.self))
             if let trainingState { try file.setAttribute("training_state", trainingState) }
         }
@@ -77,17 +77,24 @@ public enum Checkpoint {
         guard card.format == ModelCard.format else {
             throw MorphoError.hdf5(path: url.path, object: "model_card", problem: "format '\(card.format)', expected '\(ModelCard.format)'")
         }
-        func group(_ name: String) throws -> [String: Tensor] {
-            guard file.exists(name) else { return [:] }
-            var out: [String: Tensor] = [:]
-            for member in try file.members(of: name) {
-                let (values, shape) = try file.readItems(name + "/" + member)
-                out[member] = try Tensor(values, shape: shape)
-            }
-            return out
-        }
-        return Contents(card: card, tensors: try group("/tensors"), state: try group("/state"),
+        return Contents(card: card, tensors: try readGroup("tensors", from: file), state: try readGroup("state", from: file),
                         trainingState: try file.stringAttribute("training_state"))
+    }
+
+    /// Writes named tensors as float arrays under /`group`.
+    public static func writeGroup(_ group: String, _ tensors: [(String, Tensor)], to file: HDF5File) throws {
+        for (name, t) in tensors { try file.writeArray("/\(group)/\(name)", try t.floats(), shape: t.shape) }
+    }
+
+    /// The tensors under /`group` (empty when there is no such group).
+    public static func readGroup(_ group: String, from file: HDF5File) throws -> [String: Tensor] {
+        guard file.exists("/" + group) else { return [:] }
+        var out: [String: Tensor] = [:]
+        for member in try file.members(of: "/" + group) {
+            let (values, shape) = try file.readItems("/\(group)/\(member)")
+            out[member] = try Tensor(values, shape: shape)
+        }
+        return out
     }
 
     /// Only the `training_state` JSON of a checkpoint (nil when the file or the attribute is missing),
