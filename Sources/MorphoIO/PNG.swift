@@ -65,7 +65,9 @@ extension PNG {
 
 /// Single grey images by file extension: `.png` through `PNG`, anything else through `TIFF`.
 public enum ImageFile {
+    public static func isPNG(_ url: URL) -> Bool { url.pathExtension.lowercased() == "png" }
+
     public static func readImage(_ url: URL) throws -> Image {
-        url.pathExtension.lowercased() == "png" ? try PNG.readImage(url) : try TIFF.readImage(url)
+        isPNG(url) ? try PNG.readImage(url) : try TIFF.readImage(url)
     }
 }

@@ -200,7 +200,9 @@ public enum TIFF {
     private static func readPage(_ tif: OpaquePointer, errors: UnsafeMutablePointer<MorphoTIFFErrorBuffer>,
                                  url: URL, page: Int, divisor: Divisor?) throws -> [Image] {
         let info = try pageInfo(tif, url: url)
-        if let d = divisor?.image, d.width != info.width || d.height != info.height { throw divisor!.mismatch(info.width, info.height) }
+        if let divisor, divisor.image.width != info.width || divisor.image.height != info.height {
+            throw divisor.mismatch(info.width, info.height)
+        }
         var bpsRaw: UInt16 = 0, planar: UInt16 = 0
         _ = morpho_tiff_get_u16(tif, UInt32(TIFFTAG_BITSPERSAMPLE), &bpsRaw)
         _ = morpho_tiff_get_u16(tif, UInt32(TIFFTAG_PLANARCONFIG), &planar)

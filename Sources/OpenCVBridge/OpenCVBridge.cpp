@@ -1,4 +1,4 @@
-// Implementation of OpenCVBridge.h over OpenCV 4 core + imgproc.
+// Implementation of OpenCVBridge.h over OpenCV 4 core + imgproc + imgcodecs.
 #include "OpenCVBridge.h"
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>

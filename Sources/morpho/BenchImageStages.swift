@@ -26,7 +26,7 @@ struct BenchImageStages: ParsableCommand {
     @Option(help: "Folder for the generated fields (default: a temporary folder, removed after).") var data: String?
     @Option(help: "Python with scikit-image (default: .venv-test/bin/python).") var python = ".venv-test/bin/python"
     @Option(help: "Comma-separated thread counts.") var threads = "1,2"
-    @Option(help: "Times each side runs all fields; the best run counts (this machine's timings vary by ~10%).") var repeats = 3
+    @Option(help: "Times each side runs all fields; the best run counts (timings vary between runs).") var repeats = 3
     @Flag(help: "Skip scikit-image.") var noPeer = false
 
     func run() throws {
@@ -41,15 +41,16 @@ struct BenchImageStages: ParsableCommand {
             var config = SegmentationConfig()
             config.minDiameter = 12
             config.maxDiameter = 60
+            let repeats = max(1, self.repeats)
             for t in threads.split(separator: ",").compactMap({ Int($0) }) {
-                let runs = try (0..<max(1, repeats)).map { _ in try timeMorpho(dir, config: config, threads: t) }
+                let runs = try (0..<repeats).map { _ in try timeMorpho(dir, config: config, threads: t) }
                 let (seconds, cells) = runs.min { $0.0 < $1.0 }!
                 say(String(format: "Morpho       %d thread(s): %6.2f s (best of \(runs.count)), %5.2f fields/s, %7.0f cells/s (%d cells)", t, seconds,
                            Double(fields) / seconds, Double(cells) / seconds, cells))
                 guard !noPeer else { continue }
                 let output: String
                 do {
-                    output = try runForStdout(python, [ScriptLocator.script("bench_skimage.py"), dir.path, "--threads", "\(t)", "--repeats", "\(max(1, repeats))",
+                    output = try runForStdout(python, [ScriptLocator.script("bench_skimage.py"), dir.path, "--threads", "\(t)", "--repeats", "\(repeats)",
                                             "--min-diameter", "\(config.minDiameter)", "--max-diameter", "\(config.maxDiameter)"])
                 } catch let error as MorphoError {
                     say("scikit-image: \(error.description)")
@@ -60,7 +61,7 @@ struct BenchImageStages: ParsableCommand {
                     say("scikit-image: unexpected output: \(output)")
                     continue
                 }
-                say(String(format: "scikit-image %d thread(s): %6.2f s (best of \(max(1, repeats))), %5.2f fields/s, %7.0f cells/s (%d cells)", t, peerSeconds,
+                say(String(format: "scikit-image %d thread(s): %6.2f s (best of \(repeats)), %5.2f fields/s, %7.0f cells/s (%d cells)", t, peerSeconds,
                            Double(fields) / peerSeconds, Double(peerCells) / peerSeconds, peerCells))
                 say(String(format: "ratio at %d thread(s): Morpho is %.1fx faster", t, peerSeconds / seconds))
             }

@@ -1,5 +1,6 @@
-// A small C API over OpenCV core + imgproc for Morpho's image stages. Every image is a contiguous,
-// row-major, single-channel raster of width x height. Every function returns 0 on success and -1 on
+// A small C API over OpenCV core + imgproc (and imgcodecs, to read PNG) for Morpho's image stages.
+// Every image is a contiguous, row-major, single-channel raster of width x height (mcv_read_image
+// returns its channels as consecutive such planes). Every function returns 0 on success and -1 on
 // failure, with OpenCV's message in mcv_last_error() (per thread); no C++ exception crosses this API.
 // OpenCV's own thread pool is switched off (cv::setNumThreads(1)) when the library loads: Morpho
 // parallelizes over images, and nested pools only oversubscribe the cores.
