@@ -128,4 +128,12 @@ public enum Engine {
     }
     /// Seeds LibTorch's global generator (randn, rand, dropout).
     public static func seed(_ seed: UInt64) { mt_manual_seed(seed) }
+
+    /// Records every engine operator (name, thread, start, duration) while `body` runs and writes them
+    /// to `path` as a Chrome trace (chrome://tracing or Perfetto; `scripts/trace_summary.py` sums them).
+    public static func tracing<R>(to path: String, _ body: () throws -> R) throws -> R {
+        try Tensor.check(mt_trace_start(path), "start a trace")
+        defer { _ = mt_trace_stop() }
+        return try body()
+    }
 }

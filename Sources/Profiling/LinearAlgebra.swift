@@ -1,8 +1,18 @@
 import CLAPACK
+import Foundation
 import MorphoCore
 
 /// The dense linear algebra of the profile stages, through OpenBLAS and LAPACKE.
 public enum LinearAlgebra {
+    /// Runs `body` with OpenBLAS on every core, then restores its thread count (the neural-network
+    /// engine keeps OpenBLAS on one thread beside its own OpenMP pool; see `mt_set_num_threads`).
+    public static func onAllCores<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = openblas_get_num_threads()
+        openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+        defer { openblas_set_num_threads(previous) }
+        return try body()
+    }
+
     /// Sample covariance (d x d, row-major) of the given rows of a rows x d Float matrix, accumulated
     /// in Double: (X - mean)^T (X - mean) / (n - 1) over those rows (OpenBLAS dsyrk).
     public static func covariance(_ x: [Float], rows: [Int], cols d: Int) -> [Double] {

@@ -67,6 +67,10 @@ public struct TypicalVariationNormalization: Sendable, Equatable, Codable {
 
     /// Fits on the table's control rows and transforms every row.
     public func apply(_ table: FeatureTable) throws -> (FeatureTable, Report) {
+        try LinearAlgebra.onAllCores { try fitAndTransform(table) }
+    }
+
+    private func fitAndTransform(_ table: FeatureTable) throws -> (FeatureTable, Report) {
         try table.checkFinite(context: "TVN input")
         guard (0...1).contains(shrinkage) else { throw MorphoError.config(key: "tvn.shrinkage", problem: "must be in 0...1, got \(shrinkage)") }
         let isControl = try controls.mask(table)

@@ -11,26 +11,43 @@ struct NetworkBenchOptions: ParsableArguments {
     @Option var channels = 3
     @Option(help: "Timed batches (after 2 warm-up batches).") var batches = 10
     @Option var threads = 2
+    @Option(help: "Timed runs of --batches on each side; the best counts (timings vary between runs).") var repeats = 3
+    @Flag(help: "Run PyTorch with glibc's default allocator settings instead of the ones the morpho process sets (mmap threshold 32 MiB, trim threshold 1 GiB).")
+    var peerDefaultMalloc = false
     @Option(help: "Python with PyTorch (CPU or CUDA wheel; never installed by Morpho), e.g. a venv made as in scripts/make_torch_fixtures.py.")
     var python = ".venv-torch/bin/python"
     @Flag(help: "Skip PyTorch.") var noPeer = false
+    @Option(help: "After timing, run --batches once more with the engine's operator trace on and write it here (Chrome trace JSON; PyTorch's goes to FILE.pytorch.json; sum both with scripts/trace_summary.py).")
+    var trace: String?
 
-    /// Times `step` over the configured batches (after two warm-up calls): images per second.
+    /// Times `step` over the configured batches (after two warm-up calls), `repeats` times: the best
+    /// images per second.
     func imagesPerSecond(_ step: () throws -> Void) throws -> Double {
         for _ in 0..<2 { try step() }
-        let start = Date()
-        for _ in 0..<batches { try step() }
-        return Double(batches * batchSize) / Date().timeIntervalSince(start)
+        var best = 0.0
+        for _ in 0..<max(1, repeats) {
+            let start = Date()
+            for _ in 0..<batches { try step() }
+            best = max(best, Double(batches * batchSize) / Date().timeIntervalSince(start))
+        }
+        if let trace { try Engine.tracing(to: trace) { for _ in 0..<batches { try step() } } }
+        return best
     }
 
     /// Runs the PyTorch side and prints both lines and the ratio.
     func compare(mode: String, morpho: Double, detail: String, extra: [String] = []) throws {
-        say(String(format: "Morpho  %@: %7.1f images/s (%@), peak RSS %.0f MiB", mode, morpho, detail, peakResidentMiB()))
+        say(String(format: "Morpho  %@: %7.1f images/s (%@, best of %d), peak RSS %.0f MiB", mode, morpho, detail, max(1, repeats), peakResidentMiB()))
         guard !noPeer else { return }
+        // The morpho process keeps freed blocks in the heap (`morpho_keep_freed_memory`); PyTorch gets the
+        // same glibc settings through its environment unless asked not to, so the allocator is not what
+        // the ratio measures.
+        let malloc = peerDefaultMalloc ? [:] : ["MALLOC_MMAP_THRESHOLD_": "\(32 << 20)", "MALLOC_TRIM_THRESHOLD_": "\(1 << 30)"]
         let output: String
         do {
             output = try runForStdout(python, [ScriptLocator.script("bench_torch.py"), mode, "--batch-size", "\(batchSize)", "--size", "\(size)",
-                                               "--channels", "\(channels)", "--batches", "\(batches)", "--threads", "\(threads)"] + extra)
+                                               "--channels", "\(channels)", "--batches", "\(batches)", "--threads", "\(threads)",
+                                               "--repeats", "\(max(1, repeats))"] + (trace.map { ["--trace", $0 + ".pytorch.json"] } ?? []) + extra,
+                                      environment: malloc)
         } catch let error as MorphoError {
             say("PyTorch: \(error.description)")
             return
@@ -40,7 +57,8 @@ struct NetworkBenchOptions: ParsableArguments {
             say("PyTorch: unexpected output: \(output)")
             return
         }
-        say(String(format: "PyTorch %@: %7.1f images/s (eager, best layout %@), peak RSS %@ MiB", mode, peer, String(parts[1]), String(parts[2])))
+        say(String(format: "PyTorch %@: %7.1f images/s (eager, best layout %@, %@ allocator settings), peak RSS %@ MiB", mode, peer, String(parts[1]),
+                          peerDefaultMalloc ? "glibc's default" : "Morpho's", String(parts[2])))
         say(String(format: "ratio %@: Morpho / PyTorch = %.2fx", mode, morpho / peer))
     }
 

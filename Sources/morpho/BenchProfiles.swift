@@ -116,16 +116,16 @@ struct BenchProfiles: ParsableCommand {
     }
 }
 
-/// Finds scripts/ beside the executable's package (the binary lives in .build/<config>/).
 /// Runs a benchmark worker and returns its stdout; a non-zero exit or a signal (with a hint for the
 /// out-of-memory killer) is an error naming the executable.
-func runForStdout(_ executable: String, _ args: [String]) throws -> String {
+func runForStdout(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> String {
     guard FileManager.default.isExecutableFile(atPath: executable) else {
         throw MorphoError.file(path: executable, problem: "not an executable; run `make test-venv` or pass --python")
     }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let pipe = Pipe()
     p.standardOutput = pipe
     try p.run()
@@ -141,6 +141,7 @@ func runForStdout(_ executable: String, _ args: [String]) throws -> String {
     return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// Finds scripts/ beside the executable's package (the binary lives in .build/<config>/).
 enum ScriptLocator {
     static func script(_ name: String) -> String {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

@@ -28,6 +28,10 @@ void mt_manual_seed(uint64_t seed);
 /// Enables or disables gradient recording on this thread; returns the previous state (0/1).
 int mt_set_grad_enabled(int enabled);
 int mt_grad_enabled(void);
+/// Records every LibTorch operator on every thread until mt_trace_stop, which writes them to `path` as a
+/// Chrome trace (chrome://tracing, Perfetto). One recording at a time.
+int mt_trace_start(const char *path);
+int mt_trace_stop(void);
 
 // MARK: data in and out
 /// A new tensor of `shape` holding a copy of `count` elements of `dtype` from `data`; `count` must equal
