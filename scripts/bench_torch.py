@@ -3,7 +3,7 @@
 make_torch_fixtures.py) or, for deepnoise, the Xception-style network of Morpho's Classification module
 with a cosine head, ArcFace loss and AdamW, on random images, CPU, eager, in NCHW and in channels_last;
 prints the better "<images/s> <layout> <peak RSS MiB>".
-Usage: bench_torch.py embed|train|deepnoise --batch-size 64 --size 96 --channels 3 --batches 10 --threads 2 [--repeats 3] [--width 16]
+Usage: bench_torch.py embed|train|deepnoise --batch-size 64 --size 96 --channels 3 --batches 10 --threads 2 [--repeats 3] [--width 16] [--backbone xception]
 """
 import math
 import argparse
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_torch_fixtures import BasicBlock, ResNet  # noqa: E402
+from make_torch_fixtures import BasicBlock, Bottleneck, ResNet  # noqa: E402
 
 
 class SeparableConv(torch.nn.Module):
@@ -57,6 +57,22 @@ class Xception(torch.nn.Module):
         return F.linear(F.normalize(h, dim=1), F.normalize(self.head, dim=1))
 
 
+class CosineResNet(torch.nn.Module):
+    """DeepNoiseNetwork with a ResNet backbone: the ResNet's pooled features, cosine head."""
+
+    def __init__(self, depth, channels, width, classes):
+        super().__init__()
+        block, layers = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3])}[depth]
+        self.body = ResNet(block, layers, in_channels=channels, width=width, classes=1)
+        self.head = torch.nn.Parameter(torch.randn(classes, width * 8 * block.expansion) * 0.01)
+
+    def forward(self, x):
+        b = self.body
+        x = b.maxpool(F.relu(b.bn1(b.conv1(x))))
+        h = b.layer4(b.layer3(b.layer2(b.layer1(x)))).mean((2, 3))
+        return F.linear(F.normalize(h, dim=1), F.normalize(self.head, dim=1))
+
+
 def arcface_loss(cosines, labels, s=30.0, m=0.1):
     c = cosines.clamp(-1 + 1e-7, 1 - 1e-7)
     target = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - (1 - c * c).sqrt() * math.sin(m), c - m * math.sin(m))
@@ -66,8 +82,10 @@ def arcface_loss(cosines, labels, s=30.0, m=0.1):
 
 def images_per_second(mode, layout, args):
     torch.manual_seed(0)
-    if mode == "deepnoise":
+    if mode == "deepnoise" and args.backbone == "xception":
         model = Xception(args.channels, args.width, args.classes)
+    elif mode == "deepnoise":
+        model = CosineResNet(int(args.backbone[len("resnet"):]), args.channels, args.width, args.classes)
     else:
         model = ResNet(BasicBlock, [2, 2, 2, 2], in_channels=args.channels, width=64, classes=args.classes)
     x = torch.randn(args.batch_size, args.channels, args.size, args.size)
@@ -117,6 +135,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["embed", "train", "deepnoise"])
     p.add_argument("--width", type=int, default=16)
+    p.add_argument("--backbone", default="xception", choices=["xception", "resnet18", "resnet34", "resnet50"])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--channels", type=int, default=3)

@@ -20,8 +20,8 @@ public struct DeepNoiseAblation {
     public let treatments: Int
     public let classes: Int
     public var progress = true
-    /// Where each trained arm's well probabilities are kept (`<arm>.json`), so a rerun (or a run killed
-    /// midway) trains only the arms that are missing.
+    /// Where each trained arm's well probabilities (`<arm>.json`) and weights (`<arm>.h5`, written after
+    /// every epoch) are kept, so a rerun (or a run killed midway) trains only what is missing.
     public var cacheFolder: URL?
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
@@ -44,20 +44,10 @@ public struct DeepNoiseAblation {
         var cache = [String: ([[Double]], DeepNoiseTrainer.Trained)]()
         var normalized = [RxRx1Images.Normalization: RxRx1Images]()  // the pixels are shared, only the statistics differ
 
-        func probabilities(_ c: DeepNoiseConfig, width: Int) throws -> ([[Double]], DeepNoiseTrainer.Trained) {
-            let name = "\(c.normalization.rawValue)-\(c.loss)\(c.meanTeacher ? "-teacher" : "")-w\(width)"
-            if let hit = cache[name] { return hit }
-            // The file is current only for the same config, screen (wells) and Morpho version.
-            var keyed = c
-            keyed.width = width
-            let key = ContentHash.of(try JSONEncoder().encode(keyed) + Data("\(data.wells.map(\.idCode)) \(data.size) \(MorphoVersion.current)".utf8))
-            let file = cacheFolder?.appendingPathComponent(name + ".json")
-            if let file, let saved = try? JSONDecoder().decode(Arm.self, from: Data(contentsOf: file)), saved.key == key {
-                log("ablation: \(name) already trained (\(file.path))")
-                let hit = (saved.probabilities, DeepNoiseTrainer.Trained(model: nil, seconds: saved.seconds, imagesPerSecond: saved.imagesPerSecond))
-                cache[name] = hit
-                return hit
-            }
+        func armName(_ c: DeepNoiseConfig, width: Int) -> String {
+            "\(c.normalization.rawValue)-\(c.loss)\(c.meanTeacher ? "-teacher" : "")-w\(width)" + (c.backbone == "xception" ? "" : "-\(c.backbone)")
+        }
+        func setUp(_ c: DeepNoiseConfig) -> (DeepNoiseTrainer, RxRx1Images) {
             let d = normalized[c.normalization] ?? {
                 var d = data
                 d.normalize(c.normalization)
@@ -67,7 +57,25 @@ public struct DeepNoiseAblation {
             var trainer = DeepNoiseTrainer(config: c, classes: classes)
             trainer.progress = progress
             trainer.log = log
-            let trained = try trainer.train(d, labelled: trainImages, unlabelled: c.meanTeacher ? testImages : [], width: width, seed: c.seed)
+            return (trainer, d)
+        }
+        func probabilities(_ c: DeepNoiseConfig, width: Int) throws -> ([[Double]], DeepNoiseTrainer.Trained) {
+            let name = armName(c, width: width)
+            if let hit = cache[name] { return hit }
+            // The file is current only for the same config, screen (wells) and Morpho version.
+            var keyed = c
+            keyed.width = width
+            let key = ContentHash.of(try JSONEncoder().encode(keyed) + Data("\(data.wells.map(\.idCode)) \(data.size) \(MorphoVersion.current)".utf8))
+            let file = cacheFolder?.appendingPathComponent(name + ".json")
+            if let file, let saved = try? JSONDecoder().decode(Arm.self, from: Data(contentsOf: file)), saved.key == key {
+                log("ablation: \(name) already trained (\(file.path))")
+                let hit = (saved.probabilities, DeepNoiseTrainer.Trained(student: nil, teacher: nil, seconds: saved.seconds, imagesPerSecond: saved.imagesPerSecond))
+                cache[name] = hit
+                return hit
+            }
+            let (trainer, d) = setUp(c)
+            let trained = try trainer.train(d, labelled: trainImages, unlabelled: c.meanTeacher ? testImages : [], width: width, seed: c.seed,
+                                            checkpoint: cacheFolder?.appendingPathComponent(name + ".h5"))
             let p = DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(trained.model!, d, wells: testWells), treatments: treatments)
             if let file {
                 try AtomicFile.write(try JSONEncoder().encode(Arm(probabilities: p, seconds: trained.seconds, imagesPerSecond: trained.imagesPerSecond, key: key)), to: file)
@@ -108,6 +116,26 @@ public struct DeepNoiseAblation {
         add(2, "+ post-processing (plate group, assignment)", averaged, [t2, tw], post: "group-assign")
         add(3, "ensemble + rebalancing (DeepNoise)", averaged, [t2, tw], post: "rebalance")
         add(3, "ensemble + assignment over all classes", averaged, [t2, tw], post: "assign")
+
+        // Pseudo labels: the post-processed ensemble labels the held-out treatment wells, and each member
+        // is fine-tuned with them (from its checkpoint when the arm was read back).
+        let (trainer, d) = setUp(teacher)
+        let pseudo = DeepNoiseEvaluation.pseudoLabels(averaged, wells: testWells, data: d, groups: groups, method: "group-assign",
+                                                      minProbability: base.pseudoLabelMinProbability)
+        var tuned = [[[Double]]](), tunedTimes = [DeepNoiseTrainer.Trained]()
+        for (width, trained) in [(base.width, t2), (base.wideWidth, tw)] {
+            let name = armName(teacher, width: width)
+            // An arm read back from its probabilities has no weights in memory: its checkpoint has them.
+            let first = trained.model != nil ? trained : try trainer.train(d, labelled: trainImages, unlabelled: testImages, width: width, seed: teacher.seed,
+                                                                           checkpoint: cacheFolder?.appendingPathComponent(name + ".h5"))
+            let t = try trainer.train(d, labelled: trainImages, unlabelled: testImages, width: width, seed: teacher.seed,
+                                      checkpoint: cacheFolder?.appendingPathComponent(name + "-pseudo.h5"), pseudo: pseudo, startingFrom: first)
+            tuned.append(DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(t.model!, d, wells: testWells), treatments: treatments))
+            tunedTimes += [first, t]
+        }
+        let tunedAverage = zip(tuned[0], tuned[1]).map { a, b in zip(a, b).map { ($0 + $1) / 2 } }
+        add(3, "+ pseudo labels (raw)", tunedAverage, tunedTimes)
+        add(3, "+ pseudo labels, post-processed", tunedAverage, tunedTimes, post: "group-assign")
         return rows
     }
 

@@ -5,16 +5,13 @@ import NeuralNetwork
 /// A small Xception-style network (Chollet 2017) for whole images: a strided 3x3 stem, then blocks of
 /// two depthwise-separable convolutions (depthwise 3x3 with one group per channel, then pointwise 1x1),
 /// each with batch norm, a 3x3/2 max pool and a strided 1x1 shortcut; global average pooling gives the
-/// feature vector. DeepNoise ensembles a normal and a wide variant; `width` sets the stem channels and
-/// blocks double it.
+/// feature vector (the head is `DeepNoiseNetwork`'s). DeepNoise ensembles a normal and a wide variant;
+/// `width` sets the stem channels and blocks double it.
 public final class XceptionNet: ParameterContainer {
     public struct Config: Codable, Equatable, Sendable {
         public var inputChannels = 6
         public var width = 16
         public var blocks = 3
-        /// Classes of the head; the head is a `NormalizedLinear` (cosines, for ArcFace) when `cosineHead`.
-        public var classes = 0
-        public var cosineHead = false
         public init() {}
         public var featureDimension: Int { width << blocks }
     }
@@ -55,8 +52,6 @@ public final class XceptionNet: ParameterContainer {
     public var channelsLast = true
     let stem: Conv2d, stemBN: BatchNorm2d
     let blocks: [Block]
-    let linearHead: Linear?
-    let cosineHead: NormalizedLinear?
 
     public init(_ config: Config, seed: UInt64) throws {
         self.config = config
@@ -70,20 +65,11 @@ public final class XceptionNet: ParameterContainer {
             c *= 2
         }
         self.blocks = blocks
-        if config.classes > 0 && config.cosineHead {
-            cosineHead = try NormalizedLinear(c, config.classes, rng: &rng); linearHead = nil
-        } else if config.classes > 0 {
-            linearHead = try Linear(c, config.classes, rng: &rng); cosineHead = nil
-        } else {
-            linearHead = nil; cosineHead = nil
-        }
     }
 
     public var namedTensors: [NamedTensor] {
         var all = prefixed("stem", stem.namedTensors) + prefixed("stem_bn", stemBN.namedTensors)
         for (i, b) in blocks.enumerated() { all += prefixed("block\(i + 1)", b.namedTensors) }
-        if let linearHead { all += prefixed("head", linearHead.namedTensors) }
-        if let cosineHead { all += prefixed("head", cosineHead.namedTensors) }
         return all
     }
 
@@ -93,28 +79,5 @@ public final class XceptionNet: ParameterContainer {
         var h = try stemBN(try stem(input), training: training).relu()
         for b in blocks { h = try b(h, training: training) }
         return try h.mean([2, 3])
-    }
-
-    /// Head output: logits (linear head) or cosines to the class centres (cosine head).
-    public func callAsFunction(_ x: Tensor, training: Bool) throws -> Tensor {
-        let f = try features(x, training: training)
-        if let cosineHead { return try cosineHead(f) }
-        guard let linearHead else { return f }
-        return try linearHead(f)
-    }
-
-    /// Mean teacher (Tarvainen & Valpola 2017): `teacher = decay teacher + (1 - decay) student` for every
-    /// parameter; running statistics are copied.
-    public func updateAsTeacher(of student: XceptionNet, decay: Double) throws {
-        try Tensor.withoutGradients {
-            for (t, s) in zip(namedTensors, student.namedTensors) {
-                if t.trainable {
-                    try t.tensor.scale(by: decay)
-                    try t.tensor.add(s.tensor, alpha: 1 - decay)
-                } else {
-                    try t.tensor.assign(s.tensor)
-                }
-            }
-        }
     }
 }

@@ -132,17 +132,13 @@ struct BenchDeepNoise: ParsableCommand {
     )
     @OptionGroup var options: NetworkBenchOptions
     @Option(help: "Stem width (16: normal, 24: wide).") var width = 16
+    @Option(help: "xception, resnet18, resnet34 or resnet50 (the DeepNoise backbones).") var backbone = "xception"
     @Option var classes = 47
 
     func run() throws {
         try Morpho.reportingErrors {
             try Engine.setThreads(options.threads)
-            var config = XceptionNet.Config()
-            config.inputChannels = options.channels
-            config.width = width
-            config.classes = classes
-            config.cosineHead = true
-            let net = try XceptionNet(config, seed: 1)
+            let net = try DeepNoiseNetwork(backbone: backbone, inputChannels: options.channels, width: width, classes: classes, cosineHead: true, seed: 1)
             Engine.seed(1)
             let x = try Tensor.randn([options.batchSize, options.channels, options.size, options.size])
             let labels = try Tensor(indices: (0..<options.batchSize).map { $0 % classes })
@@ -151,8 +147,8 @@ struct BenchDeepNoise: ParsableCommand {
                 try Loss.crossEntropy(try Loss.arcFaceLogits(try net(x, training: true), labels: labels), labels: labels).backward()
                 try optimizer.step()
             }
-            try options.compare(mode: "deepnoise", morpho: rate, detail: "width \(width), ArcFace, AdamW",
-                                extra: ["--width", "\(width)", "--classes", "\(classes)"])
+            try options.compare(mode: "deepnoise", morpho: rate, detail: "\(backbone) width \(width), ArcFace, AdamW",
+                                extra: ["--width", "\(width)", "--classes", "\(classes)", "--backbone", backbone])
         }
     }
 }

@@ -58,20 +58,48 @@ public enum ClassifyPipelineStage: PipelineStage {
             var trainer = DeepNoiseTrainer(config: config.base, classes: classes)
             trainer.progress = context.progress
             let allWells = Array(all.indices), allImages = data.images(ofWells: allWells)
-            var imageRows = [[Double]](repeating: [Double](repeating: 0, count: classes), count: allImages.count)
             let widths = [config.base.width] + (config.base.ensemble ? [config.base.wideWidth] : [])
+            let checkpoints = folder.appendingPathComponent("checkpoints")
+            /// The members' image probabilities, averaged.
+            func average(_ models: [DeepNoiseNetwork]) throws -> [[Double]] {
+                var rows = [[Double]](repeating: [Double](repeating: 0, count: classes), count: allImages.count)
+                for model in models {
+                    let p = try trainer.predictImages(model, data, images: allImages)
+                    for k in rows.indices { for c in 0..<classes { rows[k][c] += p[k][c] / Double(models.count) } }
+                }
+                return rows
+            }
             var seconds = 0.0
+            var members = [DeepNoiseTrainer.Trained]()
             for (member, width) in widths.enumerated() {
                 // Checkpoints after every epoch: a rerun after a crash continues where it stopped.
                 let trained = try trainer.train(data, labelled: labelled, unlabelled: unlabelled, width: width, seed: config.base.seed,
-                                                checkpoint: folder.appendingPathComponent("checkpoints/deepnoise-model\(member + 1)-w\(width).h5"))
+                                                checkpoint: checkpoints.appendingPathComponent("deepnoise-model\(member + 1)-w\(width).h5"))
                 seconds += trained.seconds
-                let rows = try trainer.predictImages(trained.model!, data, images: allImages)
-                for k in imageRows.indices { for c in 0..<classes { imageRows[k][c] += rows[k][c] / Double(widths.count) } }
+                members.append(trained)
             }
-            let wellRows = DeepNoiseEvaluation.wellMeans(imageRows, images: allImages, data: data, wells: allWells)
+            var imageRows = try average(members.map { $0.model! })
             // Test treatment wells: restricted to treatment classes and post-processed per plate.
             let testTreatments = all.indices.filter { all[$0].test && all[$0].kind == .treatment }
+            var pseudoLabelledWells = 0
+            if config.base.pseudoLabels, !testTreatments.isEmpty {
+                let wellRows = DeepNoiseEvaluation.wellMeans(imageRows, images: allImages, data: data, wells: testTreatments)
+                let pseudo = DeepNoiseEvaluation.pseudoLabels(DeepNoiseEvaluation.treatmentProbabilities(wellRows, treatments: treatments),
+                                                              wells: testTreatments, data: data, groups: groups, method: config.base.postprocess,
+                                                              minProbability: config.base.pseudoLabelMinProbability)
+                pseudoLabelledWells = Set(pseudo.keys.map { data.imageWell[$0] }).count
+                if context.progress { FileHandle.standardError.write(Data("classify: pseudo labels for \(pseudoLabelledWells) of \(testTreatments.count) test treatment wells\n".utf8)) }
+                var tuned = [DeepNoiseNetwork]()
+                for (member, width) in widths.enumerated() {
+                    let trained = try trainer.train(data, labelled: labelled, unlabelled: unlabelled, width: width, seed: config.base.seed,
+                                                    checkpoint: checkpoints.appendingPathComponent("deepnoise-model\(member + 1)-w\(width)-pseudo.h5"),
+                                                    pseudo: pseudo, startingFrom: members[member])
+                    seconds += trained.seconds
+                    tuned.append(trained.model!)
+                }
+                imageRows = try average(tuned)
+            }
+            let wellRows = DeepNoiseEvaluation.wellMeans(imageRows, images: allImages, data: data, wells: allWells)
             let restricted = DeepNoiseEvaluation.treatmentProbabilities(testTreatments.map { wellRows[$0] }, treatments: treatments)
             let post = DeepNoiseEvaluation.predict(restricted, wells: testTreatments.map { all[$0] }, groups: groups, method: config.base.postprocess)
             var postOf = [Int: Int]()
@@ -98,6 +126,7 @@ public enum ClassifyPipelineStage: PipelineStage {
             try CSV.write(CSVTable(header: ["id_code", "site", "predicted", "probability"], columns: imageColumns, source: "classify"),
                           to: folder.appendingPathComponent("images.csv"))
             var metrics: [String: Double] = ["train_seconds": seconds, "test_wells": Double(testTreatments.count)]
+            if config.base.pseudoLabels { metrics["pseudo_labelled_wells"] = Double(pseudoLabelledWells) }
             let scored = testTreatments.filter { all[$0].sirna != nil }
             if !scored.isEmpty {
                 let truth = scored.map { all[$0] }
