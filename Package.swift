@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "IlluminationTests", dependencies: ["MorphoCore", "MorphoIO", "Illumination", "ImageProcessing", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Synthetic", "MorphoTestSupport"]),
         .testTarget(name: "CroppingTests", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Segmentation", "Cropping", "Synthetic", "MorphoTestSupport"]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork", "MorphoTestSupport"],
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["MorphoCore", "MorphoIO", "NeuralNetwork", "Profiling", "MorphoTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["MorphoCore", "MorphoIO", "Segmentation", "Cropping", "NeuralNetwork",
                                                         "Embedding", "Training", "MoAMatching", "MorphoTestSupport"]),

@@ -4,9 +4,17 @@ import MorphoCore
 
 /// The dense linear algebra of the profile stages, through OpenBLAS and LAPACKE.
 public enum LinearAlgebra {
+    /// OpenBLAS's thread count.
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+
+    private static let blasLock = NSLock()
+
     /// Runs `body` with OpenBLAS on every core, then restores its thread count (the neural-network
     /// engine keeps OpenBLAS on one thread beside its own OpenMP pool; see `mt_set_num_threads`).
+    /// Callers run one at a time, so each restores what it found.
     public static func onAllCores<R>(_ body: () throws -> R) rethrows -> R {
+        blasLock.lock()
+        defer { blasLock.unlock() }
         let previous = openblas_get_num_threads()
         openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
         defer { openblas_set_num_threads(previous) }

@@ -82,28 +82,40 @@ enum TinyRxRx1 {
     }
 }
 
-@Suite struct XceptionNetTests {
+@Suite struct DeepNoiseNetworkTests {
     @Test func shapesAndMeanTeacherUpdate() throws {
-        var config = XceptionNet.Config()
-        config.width = 8
-        config.classes = 5
-        let student = try XceptionNet(config, seed: 1)
         let x = try Tensor.randn([3, 6, 32, 32])
-        #expect(try student(x, training: false).shape == [3, 5])
-        #expect(try student.features(x, training: false).shape == [3, 64])
-        config.cosineHead = true
-        let cosine = try XceptionNet(config, seed: 1)
+        let linear = try DeepNoiseNetwork(backbone: "xception", inputChannels: 6, width: 8, classes: 5, cosineHead: false, seed: 1)
+        #expect(try linear(x, training: false).shape == [3, 5])
+        #expect(try linear.features(x, training: false).shape == [3, 64])
+        let cosine = try DeepNoiseNetwork(backbone: "xception", inputChannels: 6, width: 8, classes: 5, cosineHead: true, seed: 1)
         let c = try cosine(x, training: false).floats()
         #expect(c.allSatisfy { abs($0) <= 1.0001 })
         // EMA: teacher = d teacher + (1 - d) student.
-        let teacher = try XceptionNet(config, seed: 2)
-        let student2 = try XceptionNet(config, seed: 3)
-        let before = try teacher.namedTensors[0].tensor.floats(), s = try student2.namedTensors[0].tensor.floats()
-        try teacher.updateAsTeacher(of: student2, decay: 0.9)
+        let teacher = try DeepNoiseNetwork(backbone: "xception", inputChannels: 6, width: 8, classes: 5, cosineHead: true, seed: 2)
+        let student = try DeepNoiseNetwork(backbone: "xception", inputChannels: 6, width: 8, classes: 5, cosineHead: true, seed: 3)
+        let before = try teacher.namedTensors[0].tensor.floats(), s = try student.namedTensors[0].tensor.floats()
+        try teacher.updateAsTeacher(of: student, decay: 0.9)
         let after = try teacher.namedTensors[0].tensor.floats()
         for i in 0..<5 { #expect(abs(after[i] - (0.9 * before[i] + 0.1 * s[i])) < 1e-6) }
-        try teacher.updateAsTeacher(of: student2, decay: 0)
+        try teacher.updateAsTeacher(of: student, decay: 0)
         #expect(try teacher.namedTensors[0].tensor.floats() == s)
+    }
+
+    /// A ResNet backbone: features of width x 8 (x 4 for resnet50's bottlenecks), the head on top, and
+    /// the head's weights named as with Xception; an unknown backbone is a named config error.
+    @Test func resNetBackbones() throws {
+        let x = try Tensor.randn([2, 6, 48, 48])
+        for (name, features) in [("resnet18", 64), ("resnet50", 256)] {
+            let net = try DeepNoiseNetwork(backbone: name, inputChannels: 6, width: 8, classes: 7, cosineHead: true, seed: 1)
+            #expect(try net.features(x, training: true).shape == [2, features], "\(name)")
+            #expect(try net(x, training: false).shape == [2, 7], "\(name)")
+            #expect(net.namedTensors.last?.name == "head.weight")
+        }
+        #expect(throws: MorphoError.self) { try DeepNoiseNetwork(backbone: "vgg16", inputChannels: 6, width: 8, classes: 7, cosineHead: true, seed: 1) }
+        var config = DeepNoiseConfig()
+        config.backbone = "resnet101"
+        #expect(throws: MorphoError.self) { try config.validate() }
     }
 }
 
@@ -170,6 +182,52 @@ enum TinyRxRx1 {
         other.log = { lines.all.append($0) }
         _ = try other.train(data, labelled: train, unlabelled: test, width: 8, seed: 1, checkpoint: url)
         #expect(!lines.all.contains { $0.contains("resuming") } && lines.all.contains { $0.contains("epoch 1:") })
+    }
+
+    /// Pseudo labels: every image of a held-out treatment well takes its well's prediction, unless the
+    /// well's probability of it is below the minimum.
+    @Test func pseudoLabelsLabelEveryImageOfConfidentWells() {
+        let data = TinyRxRx1.images
+        let treatments = TinyRxRx1.config.classes
+        let wells = data.wells.indices.filter { data.wells[$0].test && data.wells[$0].kind == .treatment }
+        // Well k: class k % treatments, with probability 0.7 for even k and 0.4 for odd k.
+        let p = wells.indices.map { k in
+            (0..<treatments).map { c in c == k % treatments ? (k % 2 == 0 ? 0.7 : 0.4) : (k % 2 == 0 ? 0.3 : 0.6) / Double(treatments - 1) }
+        }
+        let labels = DeepNoiseEvaluation.pseudoLabels(p, wells: wells, data: data, groups: [], method: "none", minProbability: 0.5)
+        let confident = wells.indices.filter { $0 % 2 == 0 }
+        #expect(Set(labels.keys) == Set(data.images(ofWells: confident.map { wells[$0] })))
+        for k in confident { for image in data.images(ofWells: [wells[k]]) { #expect(labels[image] == k % treatments) } }
+        #expect(DeepNoiseEvaluation.pseudoLabels(p, wells: wells, data: data, groups: [], method: "none", minProbability: 0).count
+                == data.images(ofWells: wells).count)
+    }
+
+    /// The fine-tuning round learns the labels it is given: with the true classes of the held-out
+    /// treatment wells as pseudo labels, their accuracy rises well above that of the first round and of
+    /// chance, and the round's checkpoint records its own epochs.
+    @Test func pseudoLabelRoundLearnsTheGivenLabels() throws {
+        let (data, base, classes, _, train, test) = Self.setUp(epochs: 2)
+        var config = base
+        config.pseudoLabelEpochs = 20
+        config.pseudoLabelLearningRate = 0.005
+        config.emaDecay = 0.5  // so few steps: the teacher (which predicts) follows the student closely
+        var trainer = DeepNoiseTrainer(config: config, classes: classes)
+        trainer.progress = false
+        let first = try trainer.train(data, labelled: train, unlabelled: test, width: 8, seed: 1)
+        let wells = data.wells.indices.filter { data.wells[$0].test && data.wells[$0].kind == .treatment }
+        let truth = wells.map { data.wells[$0] }
+        var pseudo = [Int: Int]()
+        for w in wells { for image in data.images(ofWells: [w]) { pseudo[image] = data.wells[w].sirna! } }
+        func accuracy(_ model: DeepNoiseNetwork) throws -> Double {
+            let p = DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(model, data, wells: wells), treatments: TinyRxRx1.config.classes)
+            return DeepNoiseEvaluation.accuracy(PlatePrior.argmax(p), truth)
+        }
+        let url = TestPaths.temporaryDirectory("deepnoise-pseudo").appendingPathComponent("w8-pseudo.h5")
+        let tuned = try trainer.train(data, labelled: train, unlabelled: test, width: 8, seed: 1, checkpoint: url, pseudo: pseudo, startingFrom: first)
+        let before = try accuracy(first.model!), after = try accuracy(tuned.model!)
+        // 16 treatment classes: chance is 1/16.
+        #expect(after > before && after >= 0.5, "held-out accuracy \(before) -> \(after)")
+        #expect(Checkpoint.trainingState(url)?.contains("\"epochsDone\":20") == true)
     }
 
     @Test func groupAssignmentRecoversPlatesFromNoisyProbabilities() {

@@ -222,7 +222,8 @@ enum TinyPipeline {
         let run = dir.appendingPathComponent("run")
         let args = ["run", "Pipelines/rxrx1-deepnoise.yaml", "--quiet", "--set", "experiment.rxrx1.synthetic.preset=tiny",
                     "--set", "output=\(run.path)", "--set", "stages.classify.epochs=3", "--set", "stages.classify.width=8",
-                    "--set", "stages.classify.wide_width=8"]
+                    "--set", "stages.classify.wide_width=8", "--set", "stages.classify.pseudo_labels=true",
+                    "--set", "stages.classify.pseudo_label_epochs=1"]
         let r = try MorphoBinary.run(args)
         #expect(r.status == 0, "\(r.stderr)")
         let wells = try CSV.read(run.appendingPathComponent("predictions/wells.csv"))
@@ -241,12 +242,16 @@ enum TinyPipeline {
         #expect(images.rowCount == wells.rowCount)  // tiny: one site per well
         let metrics = try JSONDecoder().decode([String: Double].self, from: Data(contentsOf: run.appendingPathComponent("predictions/metrics.json")))
         #expect((0...1).contains(metrics["accuracy"] ?? -1) && (0...1).contains(metrics["accuracy_raw"] ?? -1))
+        #expect(metrics["pseudo_labelled_wells"] == 32)
         let report = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(report.contains("classify") && report.contains("accuracy"))
-        // Both ensemble members leave a checkpoint of their last epoch (what a crashed run resumes from).
+        // Both ensemble members leave a checkpoint of their last epoch (what a crashed run resumes from),
+        // and one of their pseudo-label round.
         for member in 1...2 {
-            let state = Checkpoint.trainingState(run.appendingPathComponent("predictions/checkpoints/deepnoise-model\(member)-w8.h5"))
-            #expect(state?.contains("\"epochsDone\":3") == true, "model \(member): \(state ?? "no checkpoint")")
+            for (suffix, epochs) in [("", 3), ("-pseudo", 1)] {
+                let state = Checkpoint.trainingState(run.appendingPathComponent("predictions/checkpoints/deepnoise-model\(member)-w8\(suffix).h5"))
+                #expect(state?.contains("\"epochsDone\":\(epochs)") == true, "model \(member)\(suffix): \(state ?? "no checkpoint")")
+            }
         }
         let again = try MorphoBinary.run(args)
         #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 1 up to date"), "\(again.stderr)")

@@ -3,6 +3,7 @@ import MorphoCore
 import MorphoIO
 import MorphoTestSupport
 import NeuralNetwork
+import Profiling
 import Testing
 
 @Suite("Tensor") struct TensorTests {
@@ -58,6 +59,29 @@ import Testing
         #expect(try Tensor.randn([8]).floats() == r1)
         try Engine.setThreads(2)
         #expect(Engine.threads == 2)
+    }
+
+    /// The engine keeps OpenBLAS on one thread beside its OpenMP pool (other tests may change the
+    /// count between two reads, so only the values inside `onAllCores`, which holds a lock, are certain).
+    @Test func blasThreadsFollowTheirUser() throws {
+        try Engine.setThreads(2)
+        let value = LinearAlgebra.onAllCores { LinearAlgebra.blasThreads }
+        #expect(value == ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// A trace names the operators that ran, as a Chrome trace (a JSON array of complete events), and
+    /// the next trace can start once it is written.
+    @Test func traceRecordsTheOperators() throws {
+        let dir = TestPaths.temporaryDirectory("engine-trace")
+        for k in 1...2 {
+            let url = dir.appendingPathComponent("trace\(k).json")
+            let product = try Engine.tracing(to: url.path) { try Tensor.randn([4, 3]).matmul(try Tensor.randn([3, 2])) }
+            #expect(product.shape == [4, 2])
+            let events = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [[String: Any]])
+            let names = Set(events.compactMap { $0["name"] as? String })
+            #expect(names.contains("aten::matmul") && names.contains("aten::randn"), "\(names)")
+            #expect(events.allSatisfy { $0["ph"] as? String == "X" && $0["dur"] is Double })
+        }
     }
 }
 
