@@ -139,16 +139,30 @@ public struct DeepNoiseAblation {
         return rows
     }
 
-    /// The tables as Markdown, with the paper's numbers beside ours.
-    public static func markdown(_ rows: [Row]) -> String {
+    /// The tables as Markdown, with the paper's numbers beside ours. With several runs (one per model
+    /// seed, rows in the same order) the accuracy is their mean, with the standard deviation and the range.
+    public static func markdown(_ runs: [[Row]]) -> String {
         let paper1 = ["51.5", "62.9", "74.6"], paper2 = ["74.6", "85.5", "90.1", "95.5", "99.6"]
-        var out = "| table | setting | accuracy | paper | train s | images/s |\n|---|---|---|---|---|---|\n"
+        let several = runs.count > 1
+        var out = several
+            ? "| table | setting | accuracy, mean ± sd over \(runs.count) seeds | range | paper | train s | images/s |\n|---|---|---|---|---|---|---|\n"
+            : "| table | setting | accuracy | paper | train s | images/s |\n|---|---|---|---|---|---|\n"
         var i1 = 0, i2 = 0
-        for r in rows {
+        for (k, r) in (runs.first ?? []).enumerated() {
             var paper = ""
             if r.table == 1, i1 < paper1.count { paper = paper1[i1]; i1 += 1 }
             if r.table == 2, i2 < paper2.count { paper = paper2[i2]; i2 += 1 }
-            out += String(format: "| %d | %@ | %.1f%% | %@ | %.0f | %.0f |\n", r.table, r.name, 100 * r.accuracy, paper, r.trainSeconds, r.imagesPerSecond)
+            let values = runs.map { 100 * $0[k].accuracy }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let seconds = runs.map { $0[k].trainSeconds }.reduce(0, +) / Double(runs.count)
+            let rate = runs.map { $0[k].imagesPerSecond }.reduce(0, +) / Double(runs.count)
+            if several {
+                let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+                out += String(format: "| %d | %@ | %.1f ± %.1f%% | %.1f-%.1f | %@ | %.0f | %.0f |\n", r.table, r.name, mean, sd,
+                              values.min()!, values.max()!, paper, seconds, rate)
+            } else {
+                out += String(format: "| %d | %@ | %.1f%% | %@ | %.0f | %.0f |\n", r.table, r.name, mean, paper, seconds, rate)
+            }
         }
         return out
     }

@@ -2,6 +2,7 @@ import Classification
 import Foundation
 import MorphoCore
 import MorphoIO
+import NeuralNetwork
 
 /// `classify` (method `deepnoise`): the DeepNoise classifier on an RxRx1 screen. It trains on the labelled
 /// (training) experiments, with the mean teacher also seeing the unlabelled test images, ensembles the
@@ -30,6 +31,7 @@ public enum ClassifyPipelineStage: PipelineStage {
     }
 
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
+        try Engine.setThreads(context.threads)
         guard let source = context.rxrx1, let root = source.folder else {
             throw MorphoError.config(key: "stages.classify", problem: "method deepnoise needs an rxrx1 experiment (experiment: rxrx1: {folder: ...})")
         }

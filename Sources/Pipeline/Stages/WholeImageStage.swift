@@ -2,6 +2,7 @@ import Classification
 import Foundation
 import MorphoCore
 import MorphoIO
+import NeuralNetwork
 
 /// `classify` with `method: wholeimage`: Kensert et al. (2019)'s whole-image MoA classifier under
 /// leave-one-compound-out cross-validation, with split-conformal prediction sets.
@@ -65,6 +66,7 @@ public enum WholeImagePipelineStage: PipelineStage {
     }
 
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
+        try Engine.setThreads(context.threads)
         let wanted = context.units
         let experiment = context.experiment
         let channels = try experiment.channels(selecting: config.base.base.channels, key: "stages.classify.channels")
