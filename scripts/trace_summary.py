@@ -20,18 +20,21 @@ def self_times(path):
     total, calls = defaultdict(float), defaultdict(int)
     for events in by_thread.values():
         events.sort(key=lambda e: (e[0], -e[1]))
-        stack = []  # [end, name, child time]
+        stack = []  # open operators: [end, name, time of their children, duration]
+
+        def close():
+            _, n, child, d = stack.pop()
+            total[n] += d - child
+
         for ts, dur, name in events:
             while stack and stack[-1][0] <= ts:
-                end, n, child, d = stack.pop()
-                total[n] += d - child
+                close()
             if stack:
                 stack[-1][2] += dur
             stack.append([ts + dur, name, 0.0, dur])
             calls[name] += 1
         while stack:
-            end, n, child, d = stack.pop()
-            total[n] += d - child
+            close()
     return {n: (calls[n], total[n] / 1000) for n in total}
 
 

@@ -111,7 +111,9 @@ public struct DeepNoiseAblation {
         let (p2, t2) = try probabilities(teacher, width: base.width)
         add(2, "+ mean teacher", p2, [t2])
         let (pw, tw) = try probabilities(teacher, width: base.wideWidth)
-        let averaged = zip(p2, pw).map { a, b in zip(a, b).map { ($0 + $1) / 2 } }
+        /// The ensemble: the two members' well probabilities averaged.
+        func mean(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] { zip(a, b).map { x, y in zip(x, y).map { ($0 + $1) / 2 } } }
+        let averaged = mean(p2, pw)
         add(2, "+ ensemble (normal + wide)", averaged, [t2, tw])
         add(2, "+ post-processing (plate group, assignment)", averaged, [t2, tw], post: "group-assign")
         add(3, "ensemble + rebalancing (DeepNoise)", averaged, [t2, tw], post: "rebalance")
@@ -133,7 +135,7 @@ public struct DeepNoiseAblation {
             tuned.append(DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(t.model!, d, wells: testWells), treatments: treatments))
             tunedTimes += [first, t]
         }
-        let tunedAverage = zip(tuned[0], tuned[1]).map { a, b in zip(a, b).map { ($0 + $1) / 2 } }
+        let tunedAverage = mean(tuned[0], tuned[1])
         add(3, "+ pseudo labels (raw)", tunedAverage, tunedTimes)
         add(3, "+ pseudo labels, post-processed", tunedAverage, tunedTimes, post: "group-assign")
         return rows

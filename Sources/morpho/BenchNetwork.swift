@@ -20,12 +20,14 @@ struct NetworkBenchOptions: ParsableArguments {
     @Option(help: "After timing, run --batches once more with the engine's operator trace on and write it here (Chrome trace JSON; PyTorch's goes to FILE.pytorch.json; sum both with scripts/trace_summary.py).")
     var trace: String?
 
+    var timedRuns: Int { max(1, repeats) }
+
     /// Times `step` over the configured batches (after two warm-up calls), `repeats` times: the best
     /// images per second.
     func imagesPerSecond(_ step: () throws -> Void) throws -> Double {
         for _ in 0..<2 { try step() }
         var best = 0.0
-        for _ in 0..<max(1, repeats) {
+        for _ in 0..<timedRuns {
             let start = Date()
             for _ in 0..<batches { try step() }
             best = max(best, Double(batches * batchSize) / Date().timeIntervalSince(start))
@@ -36,7 +38,7 @@ struct NetworkBenchOptions: ParsableArguments {
 
     /// Runs the PyTorch side and prints both lines and the ratio.
     func compare(mode: String, morpho: Double, detail: String, extra: [String] = []) throws {
-        say(String(format: "Morpho  %@: %7.1f images/s (%@, best of %d), peak RSS %.0f MiB", mode, morpho, detail, max(1, repeats), peakResidentMiB()))
+        say(String(format: "Morpho  %@: %7.1f images/s (%@, best of %d), peak RSS %.0f MiB", mode, morpho, detail, timedRuns, peakResidentMiB()))
         guard !noPeer else { return }
         // The morpho process keeps freed blocks in the heap (`morpho_keep_freed_memory`); PyTorch gets the
         // same glibc settings through its environment unless asked not to, so the allocator is not what
@@ -46,7 +48,7 @@ struct NetworkBenchOptions: ParsableArguments {
         do {
             output = try runForStdout(python, [ScriptLocator.script("bench_torch.py"), mode, "--batch-size", "\(batchSize)", "--size", "\(size)",
                                                "--channels", "\(channels)", "--batches", "\(batches)", "--threads", "\(threads)",
-                                               "--repeats", "\(max(1, repeats))"] + (trace.map { ["--trace", $0 + ".pytorch.json"] } ?? []) + extra,
+                                               "--repeats", "\(timedRuns)"] + (trace.map { ["--trace", $0 + ".pytorch.json"] } ?? []) + extra,
                                       environment: malloc)
         } catch let error as MorphoError {
             say("PyTorch: \(error.description)")
