@@ -19,6 +19,16 @@ public struct WholeImagePreprocessing: Codable, Sendable, Equatable {
     /// A tile is dropped when fewer than this fraction of its first-channel pixels exceed `foregroundZ`.
     public var minForeground = 0.01
     public var foregroundZ = 1.0
+    /// Whose pixels give each channel's mean and standard deviation.
+    public var normalizeBy = Normalization.controls
+
+    public enum Normalization: String, Codable, Sendable {
+        /// The plate's control (DMSO) wells, as Kensert et al. on BBBC021.
+        case controls
+        /// Every treated field of the plate: for layouts without a negative control, such as BBBC014, where
+        /// Kensert et al. normalize each cell line on its own.
+        case plate
+    }
 
     public init() {}
 
@@ -106,19 +116,22 @@ public struct WholeImageTiles: Sendable {
 
     public var count: Int { records.count }
 
-    /// Preprocesses one plate: control statistics from its control wells, then the kept tiles of every field
-    /// of its other wells with a treatment. Throws when the plate has no control wells.
+    /// Preprocesses one plate: channel statistics from its control wells (or all its treated wells, by
+    /// `settings.normalizeBy`), then the kept tiles of every field of its other wells with a treatment.
+    /// Throws when the plate has no control wells to normalize by.
     public static func make(plate: Plate, channels: [String], control: String, settings: WholeImagePreprocessing,
                             progress: ProgressReporter? = nil) throws -> WholeImageTiles {
-        let controlWells = plate.wells.filter { $0.treatment?.compound == control }
+        let byPlate = settings.normalizeBy == .plate
+        let controlWells = plate.wells.filter { byPlate ? $0.treatment != nil : $0.treatment?.compound == control }
         guard !controlWells.isEmpty else {
-            throw MorphoError.data(context: "plate \(plate.name)", problem: "no \(control) wells: whole-image normalization needs the plate's controls")
+            throw MorphoError.data(context: "plate \(plate.name)", problem: byPlate ? "no wells with a treatment"
+                : "no \(control) wells: whole-image normalization needs the plate's controls (or normalize_by: plate)")
         }
         let controlFields = controlWells.flatMap { w in w.sites.map { (w.id, $0) } }
         let controls = try concurrentMap(controlFields.count) { i in
             try FieldOfView.load(controlFields[i].1, channels: channels, plate: plate.name, well: controlFields[i].0)
         }
-        let statistics = try WholeImagePreprocessing.controlStatistics(controls, context: "plate \(plate.name) \(control) wells")
+        let statistics = try WholeImagePreprocessing.controlStatistics(controls, context: "plate \(plate.name) \(byPlate ? "treated" : control) wells")
         let fields = plate.wells.filter { $0.treatment != nil && $0.treatment!.compound != control }.flatMap { w in w.sites.map { (w, $0) } }
         let perField = try concurrentMap(fields.count) { i -> [(TileRecord, [UInt8])] in
             let (well, site) = fields[i]

@@ -97,7 +97,7 @@ public struct IlluminationFunction: Sendable {
     /// by row as it is decoded (the same values as `apply(to: TIFF.readImage(url))`, one pass over
     /// memory fewer); other formats are read whole, then divided.
     public func read(_ url: URL, context: String) throws -> Image {
-        guard !ImageFile.isPNG(url) else { return try apply(to: PNG.readImage(url), context: context) }
+        guard !ImageFile.decodesWithOpenCV(url) else { return try apply(to: PNG.readImage(url), context: context) }
         return try TIFF.readImage(url, dividingBy: image) { w, h in mismatch(w, h, context: context) }
     }
 

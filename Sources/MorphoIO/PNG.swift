@@ -42,7 +42,8 @@ extension Data {
 }
 
 extension PNG {
-    /// Reads a grey 8- or 16-bit PNG in original units, through OpenCV's imgcodecs (libpng).
+    /// Reads a grey 8- or 16-bit PNG (or BMP) in original units, through OpenCV's imgcodecs (libpng).
+    /// A colour file whose channels are all equal (a grey image saved as RGB) is read as grey.
     /// A missing, corrupt or colour file is an error naming it.
     public static func readImage(_ url: URL) throws -> Image {
         var isDirectory: ObjCBool = false
@@ -55,19 +56,20 @@ extension PNG {
             throw MorphoError.file(path: url.path, problem: "not a readable image (\(String(cString: mcv_last_error())))")
         }
         defer { mcv_free(pixels) }
-        guard channels == 1 else {
+        let plane = Int(width) * Int(height)
+        let planes = UnsafeBufferPointer(start: pixels, count: plane * Int(channels))
+        guard channels == 1 || (channels == 3 && (0..<plane).allSatisfy { planes[$0] == planes[plane + $0] && planes[$0] == planes[2 * plane + $0] }) else {
             throw MorphoError.unsupportedImage(path: url.path, problem: "expected one grey image, found \(channels) channels")
         }
-        return Image(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels, count: Int(width) * Int(height))),
-                     bitDepth: depth == 8 ? .uint8 : .uint16)
+        return Image(width: Int(width), height: Int(height), pixels: Array(planes[0..<plane]), bitDepth: depth == 8 ? .uint8 : .uint16)
     }
 }
 
-/// Single grey images by file extension: `.png` through `PNG`, anything else through `TIFF`.
+/// Single grey images by file extension: `.png` and `.bmp` through OpenCV (`PNG.readImage`), anything else through `TIFF`.
 public enum ImageFile {
-    public static func isPNG(_ url: URL) -> Bool { url.pathExtension.lowercased() == "png" }
+    public static func decodesWithOpenCV(_ url: URL) -> Bool { ["png", "bmp"].contains(url.pathExtension.lowercased()) }
 
     public static func readImage(_ url: URL) throws -> Image {
-        isPNG(url) ? try PNG.readImage(url) : try TIFF.readImage(url)
+        decodesWithOpenCV(url) ? try PNG.readImage(url) : try TIFF.readImage(url)
     }
 }

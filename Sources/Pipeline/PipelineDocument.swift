@@ -86,6 +86,9 @@ public enum ExperimentSource: Sendable {
     /// An RxRx1 screen: its folder (train.csv, ... and the images), or a synthetic RxRx1-like screen
     /// generated into `<output>/screen`.
     case rxrx1(RxRx1Source)
+    /// A BBBC014-style translocation plate: its image folder, or a synthetic screen generated into
+    /// `<output>/screen` (`synthetic`), read with `layout`.
+    case bbbc014(folder: URL?, layout: BBBC014Layout, synthetic: TranslocationConfig?)
 }
 
 /// A real BBBC021-style design (image table + MoA table) to render with synthetic pixels: the plates, wells,
@@ -201,7 +204,8 @@ public struct Pipeline: Sendable {
 
     static func parseExperiment(_ node: Node, file: String) throws -> (ExperimentSource, [String]?) {
         guard case .mapping(let m) = node else { throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): expected a mapping") }
-        let keys = ["bbbc021", "loaddata", "synthetic", "rxrx1", "plates"]
+        let sources = ["bbbc021", "loaddata", "synthetic", "rxrx1", "bbbc014"]
+        let keys = sources + ["plates"]
         for (k, _) in m where !keys.contains(k.string ?? "") {
             throw MorphoError.config(key: "experiment.\(k.string ?? "?")", problem: "\(file) \(ConfigDecoding.line(k)): unknown key (known: \(keys.joined(separator: ", ")))")
         }
@@ -209,9 +213,9 @@ public struct Pipeline: Sendable {
             guard case .sequence(let s) = n else { throw MorphoError.config(key: "experiment.plates", problem: "\(file) \(ConfigDecoding.line(n)): expected a list") }
             return s.compactMap(\.string)
         }
-        let given = ["bbbc021", "loaddata", "synthetic", "rxrx1"].filter { m[$0] != nil }
+        let given = sources.filter { m[$0] != nil }
         guard given.count == 1 else {
-            throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): give exactly one of bbbc021, loaddata, synthetic, rxrx1")
+            throw MorphoError.config(key: "experiment", problem: "\(file) \(ConfigDecoding.line(node)): give exactly one of \(sources.joined(separator: ", "))")
         }
         func path(_ s: String?) -> URL? { s.map { URL(fileURLWithPath: $0) } }
         switch given[0] {
@@ -238,6 +242,25 @@ public struct Pipeline: Sendable {
             }
             return (.rxrx1(RxRx1Source(folder: path(c.folder), truth: path(c.truth), imageExtension: synthetic != nil ? RxRx1ScreenWriter.imageExtension : c.imageExtension,
                                        synthetic: synthetic)), plates)
+        case "bbbc014":
+            guard case .mapping(var bm) = m["bbbc014"]! else {
+                throw MorphoError.config(key: "experiment.bbbc014", problem: "\(file) \(ConfigDecoding.line(m["bbbc014"]!)): expected a mapping")
+            }
+            var synthetic: TranslocationConfig?
+            if let sn = bm["synthetic"] {
+                synthetic = try ConfigDecoding.decode(TranslocationConfig(), from: sn, path: "experiment.bbbc014.synthetic", file: file)
+                try synthetic!.validate()
+                bm["synthetic"] = nil
+            }
+            let folder = bm["folder"]?.string
+            bm["folder"] = nil
+            var layout = try ConfigDecoding.decode(BBBC014Layout(), from: .mapping(bm), path: "experiment.bbbc014", file: file)
+            if let synthetic { layout.concentrations = synthetic.concentrations }
+            try layout.validate()
+            guard (synthetic == nil) != (folder == nil) else {
+                throw MorphoError.config(key: "experiment.bbbc014", problem: "\(file): give folder (the BBBC014 images) or synthetic, not both")
+            }
+            return (.bbbc014(folder: path(folder), layout: layout, synthetic: synthetic), plates)
         case "loaddata":
             let c = try ConfigDecoding.decode(LoadDataSection(), from: m["loaddata"], path: "experiment.loaddata", file: file)
             guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }

@@ -88,6 +88,13 @@ struct RunCommand: ParsableCommand {
                 fields.insert((Node("folder"), path(r.folder)), at: 0)
             }
             experiment = Node([(Node("rxrx1"), Node(fields))])
+        case .bbbc014(let folder, let layout, let synthetic):
+            var node = try JSONValue(json: try encoder.encode(layout)).node
+            if case .mapping(var m) = node {
+                if let synthetic { m[Node("synthetic")] = try JSONValue(json: try encoder.encode(synthetic)).node } else { m[Node("folder")] = path(folder) }
+                node = .mapping(m)
+            }
+            experiment = Node([(Node("bbbc014"), node)])
         }
         let stages = Node(try p.stages.map { Node([(Node($0.name), try JSONValue(json: $0.configJSON).node)]) })
         let doc = Node([(Node("name"), Node(p.name)), (Node("output"), Node(p.output.path)), (Node("threads"), Node(String(p.threads), Tag(.int))),

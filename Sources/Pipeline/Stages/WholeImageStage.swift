@@ -34,7 +34,7 @@ public enum WholeImagePipelineStage: PipelineStage {
     public static func validate(_ config: Config) throws {
         try config.base.base.validate()
         try config.base.extra.validate()
-        guard !config.extra.holdouts.isEmpty else { throw MorphoError.config(key: "holdouts", problem: "give nsc and/or nscb") }
+        guard !config.extra.holdouts.isEmpty else { throw MorphoError.config(key: "holdouts", problem: "give one or more of nsc, nscb, batch") }
         guard config.extra.coverage > 0, config.extra.coverage < 1 else { throw MorphoError.config(key: "coverage", problem: "must be in (0, 1)") }
     }
 
