@@ -24,7 +24,7 @@ public struct TranslocationConfig: Codable, Sendable, Equatable {
     public var ec50 = [1.0, 3.0]
     public var hill = 1.0
     /// Nuclear fraction of NF-kB without and with saturating TNF-alpha.
-    public var basalNuclearFraction = 0.15
+    public var basalNuclearFraction = 0.1
     public var maximalNuclearFraction = 0.7
     /// Standard deviation of a cell's nuclear fraction on the logit scale.
     public var cellVariation = 0.5
@@ -63,7 +63,7 @@ public struct TranslocationConfig: Codable, Sendable, Equatable {
 struct CellLineLook {
     var nucleusRadius: Double, cellRadius: Double, elongation: Double, dna: Double, nfkb: Double
 
-    static let lines = [CellLineLook(nucleusRadius: 5.0, cellRadius: 9.0, elongation: 1.1, dna: 1.0, nfkb: 0.25),
+    static let lines = [CellLineLook(nucleusRadius: 5.0, cellRadius: 10.5, elongation: 1.1, dna: 1.0, nfkb: 0.25),
                         CellLineLook(nucleusRadius: 6.5, cellRadius: 13.0, elongation: 1.5, dna: 0.75, nfkb: 0.2)]
 }
 
@@ -108,7 +108,7 @@ public struct TranslocationRenderer: Sendable {
                     let u = (ca * dx + sa * dy) / e.squareRoot(), v = (-sa * dx + ca * dy) * e.squareRoot()
                     let r = (u * u + v * v).squareRoot()
                     let wobble = 1 + 0.12 * sin(3 * atan2(v, u) + phase)
-                    let nucleus = RxRx1Renderer.softEdge(r, rn, 0.6), body = RxRx1Renderer.softEdge(r, rc * wobble, 1.2)
+                    let nucleus = RxRx1Renderer.softEdge(r, rn, 0.4), body = RxRx1Renderer.softEdge(r, rc * wobble, 0.8)
                     let i = y * w + x
                     dna[i] += Float(dnaLevel * nucleus * (0.85 + 0.15 * sin(u * 1.3 + phase) * sin(v * 1.1)))
                     nfkb[i] += Float(nuclearDensity * nucleus + cytoplasmicDensity * max(0, body - nucleus))
