@@ -75,7 +75,8 @@ func squareField(size: Int = 64, background: Float = 100, bright: Float = 2000, 
         #expect(try WholeImageTiles.joined([tiles, back]).count == 4)
     }
 
-    /// A plate is normalized by its own DMSO wells; a plate without them is an error naming it.
+    /// A plate is normalized by its own DMSO wells; a plate without them is an error naming it, unless it is
+    /// normalized by all its treated fields.
     @Test func platesNeedTheirControls() throws {
         let experiment = try TinyScreen.read()
         var plate = experiment.plates[0]
@@ -88,8 +89,12 @@ func squareField(size: Int = 64, background: Float = 100, bright: Float = 2000, 
         #expect(Set(tiles.records.map(\.plate)) == [plate.name])
         plate.wells.removeAll { $0.treatment?.compound == "DMSO" }
         #expect { try WholeImageTiles.make(plate: plate, channels: experiment.channels, control: "DMSO", settings: settings) } throws: {
-            "\($0)".contains(plate.name) && "\($0)".contains("DMSO")
+            "\($0)".contains(plate.name) && "\($0)".contains("DMSO") && "\($0)".contains("normalize_by: plate")
         }
+        // Normalized by all its treated fields instead (BBBC014), the plate needs no controls; the same tiles are cut.
+        settings.normalizeBy = .plate
+        let byPlate = try WholeImageTiles.make(plate: plate, channels: experiment.channels, control: "DMSO", settings: settings)
+        #expect(byPlate.records == tiles.records && byPlate.pixels != tiles.pixels)
     }
 }
 

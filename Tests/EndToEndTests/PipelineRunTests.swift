@@ -313,6 +313,32 @@ enum TinyPipeline {
         #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 5 up to date"), "\(again.stderr)")
     }
 
+    /// The shipped synthetic BBBC014 pipeline, shrunk (128 x 96 fields, 4 tiles, a width-8 ResNet18, 10 epochs):
+    /// the units are the tiles and one fold per cell line; trained on one cell line, the network tells the four
+    /// highest TNF-alpha doses of the other from the four lowest (chance 0.5); a rerun trains nothing.
+    @Test func translocationPipelineLeavesOneCellLineOut() throws {
+        let dir = TestPaths.temporaryDirectory("bbbc014")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = dir.appendingPathComponent("run")
+        let args = ["run", "Pipelines/bbbc014-wholeimage-synthetic.yaml", "--quiet", "--set", "output=\(run.path)",
+                    "--set", "experiment.bbbc014.synthetic.field_width=128", "--set", "experiment.bbbc014.synthetic.field_height=96",
+                    "--set", "experiment.bbbc014.synthetic.cells_per_field=8", "--set", "stages.classify.tiles=4",
+                    "--set", "stages.classify.input_size=64", "--set", "stages.classify.width=8", "--set", "stages.classify.batch_size=16"]
+        let plan = try MorphoBinary.run(args + ["--list-units"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(try JSONDecoder().decode(UnitPlanView.self, from: Data(plan.stdout.utf8)).units.map(\.unit) == ["tiles", "batch-A549", "batch-MCF7"])
+        let full = try MorphoBinary.run(args)
+        #expect(full.status == 0, "\(full.stderr)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("screen/images/Channel2-96-H-12.BMP").path))
+        let treatments = try CSV.read(run.appendingPathComponent("predictions/treatments.csv"))
+        let folds = try treatments.column("fold"), moas = try treatments.column("moa")
+        #expect(treatments.rowCount == 16 && Set(folds) == ["batch-A549", "batch-MCF7"] && Set(moas) == ["nuclear", "cytoplasmic"])
+        let metrics = try JSONDecoder().decode([String: Double].self, from: Data(contentsOf: run.appendingPathComponent("predictions/metrics.json")))
+        #expect((metrics["batch_treatment_accuracy"] ?? 0) >= 0.75 && (metrics["batch_image_accuracy"] ?? 0) >= 0.75, "\(metrics)")
+        let again = try MorphoBinary.run(args)
+        #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 3 up to date"), "\(again.stderr)")
+    }
+
     struct UnitPlanView: Decodable {
         struct Unit: Decodable { var unit: String; var done: String; var needs: [String]; var arguments: [String] }
         var units: [Unit]

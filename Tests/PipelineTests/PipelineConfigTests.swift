@@ -136,7 +136,7 @@ import Testing
     @Test func everyShippedPipelineLoads() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Pipelines").standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(files == ["bbbc021-cellprofiler.yaml", "bbbc021-wholeimage-synthetic.yaml", "bbbc021-wholeimage.yaml", "bbbc021.yaml",
+        #expect(files == ["bbbc014-wholeimage-synthetic.yaml", "bbbc014-wholeimage.yaml", "bbbc021-cellprofiler.yaml", "bbbc021-wholeimage-synthetic.yaml", "bbbc021-wholeimage.yaml", "bbbc021.yaml",
                           "quickstart.yaml", "rxrx1-deepnoise.yaml"])
         for f in files {
             let p = try Pipeline.load(folder.appendingPathComponent(f))
@@ -153,6 +153,13 @@ import Testing
         #expect { try Pipeline.load(folder.appendingPathComponent("bbbc021-wholeimage.yaml"), overrides: ["stages.classify.arcface_scale=3"]) } throws: {
             "\($0)".contains("arcface_scale")
         }
+        // BBBC014: a folder or a synthetic screen, not both; layout keys are checked.
+        let translocation = folder.appendingPathComponent("bbbc014-wholeimage.yaml")
+        guard case .bbbc014(let images, let layout, nil) = try Pipeline.load(translocation).source else { Issue.record("not a BBBC014 source"); return }
+        #expect(images?.path.hasSuffix("Data/bbbc014/BBBC014_v1_images") == true && layout.cellLines == ["MCF7", "A549"])
+        #expect { try Pipeline.load(translocation, overrides: ["experiment.bbbc014.synthetic.seed=2"]) } throws: { "\($0)".contains("not both") }
+        #expect { try Pipeline.load(translocation, overrides: ["experiment.bbbc014.cell_line=A549"]) } throws: { "\($0)".contains("cell_line") }
+        #expect { try Pipeline.load(translocation, overrides: ["experiment.bbbc014.positive_columns=[13]"]) } throws: { "\($0)".contains("positive_columns") }
         let seed = try Pipeline.load(folder.appendingPathComponent("bbbc021.yaml"))
         #expect(seed.stages.map(\.name) == ["illumination", "segmentation", "crop", "train", "embed", "profile", "match"])
     }
