@@ -83,11 +83,11 @@ def arcface_loss(cosines, labels, s=30.0, m=0.1):
 def images_per_second(mode, layout, args):
     torch.manual_seed(0)
     if mode == "deepnoise" and args.backbone == "xception":
-        model = Xception(args.channels, args.width, args.classes)
+        model = Xception(args.channels, args.width or 16, args.classes)
     elif mode == "deepnoise":
-        model = CosineResNet(int(args.backbone[len("resnet"):]), args.channels, args.width, args.classes)
+        model = CosineResNet(int(args.backbone[len("resnet"):]), args.channels, args.width or 16, args.classes)
     else:
-        model = ResNet(BasicBlock, [2, 2, 2, 2], in_channels=args.channels, width=64, classes=args.classes)
+        model = ResNet(BasicBlock, [2, 2, 2, 2], in_channels=args.channels, width=args.width or 64, classes=args.classes)
     x = torch.randn(args.batch_size, args.channels, args.size, args.size)
     labels = torch.randint(0, args.classes, (args.batch_size,))
     if layout == "channels_last":
@@ -134,7 +134,7 @@ def images_per_second(mode, layout, args):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["embed", "train", "deepnoise"])
-    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--width", type=int, default=None, help="stem width (default 16 for deepnoise, 64 for embed and train)")
     p.add_argument("--backbone", default="xception", choices=["xception", "resnet18", "resnet34", "resnet50"])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--size", type=int, default=96)

@@ -64,10 +64,10 @@ struct NetworkBenchOptions: ParsableArguments {
         say(String(format: "ratio %@: Morpho / PyTorch = %.2fx", mode, morpho / peer))
     }
 
-    func model(classes: Int) throws -> (ResNet, Tensor) {
+    func model(classes: Int, width: Int = 64) throws -> (ResNet, Tensor) {
         try Engine.setThreads(threads)
         var rng = SeededGenerator(seed: 1)
-        let net = try ResNet(ResNetConfig(depth: 18, inputChannels: channels, width: 64, classes: classes), rng: &rng)
+        let net = try ResNet(ResNetConfig(depth: 18, inputChannels: channels, width: width, classes: classes), rng: &rng)
         Engine.seed(1)
         return (net, try Tensor.randn([batchSize, channels, size, size]))
     }
@@ -105,21 +105,28 @@ struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "ResNet18 training steps (images/s) against PyTorch eager, same shapes, same thread count.",
-        discussion: "Example: morpho bench train --python /tmp/torchvenv/bin/python --batches 5"
+        discussion: """
+        Example: morpho bench train --python /tmp/torchvenv/bin/python --batches 5
+        The whole-image classifier of Pipelines/bbbc014-wholeimage-synthetic.yaml:
+          morpho bench train --python /tmp/torchvenv/bin/python --width 16 --channels 2 --size 96 --batch-size 32 --classes 2
+        """
     )
     @OptionGroup var options: NetworkBenchOptions
+    @Option(help: "Stem width of the ResNet18 (64: the embedding network; whole-image pipelines set their own).") var width = 64
+    @Option var classes = 12
 
     func run() throws {
         try Morpho.reportingErrors {
-            let (net, x) = try options.model(classes: 12)
-            let labels = try Tensor(indices: (0..<options.batchSize).map { $0 % 12 })
+            let (net, x) = try options.model(classes: classes, width: width)
+            let labels = try Tensor(indices: (0..<options.batchSize).map { $0 % classes })
             let optimizer = SGD(net, learningRate: 0.01, momentum: 0.9, weightDecay: 1e-4)
             net.channelsLast = true
             let rate = try options.imagesPerSecond {
                 try Loss.crossEntropy(try net.logits(x, training: true), labels: labels).backward()
                 try optimizer.step()
             }
-            try options.compare(mode: "train", morpho: rate, detail: "channels-last, SGD with momentum")
+            try options.compare(mode: "train", morpho: rate, detail: "width \(width), channels-last, SGD with momentum",
+                                extra: ["--width", "\(width)", "--classes", "\(classes)"])
         }
     }
 }
