@@ -76,13 +76,11 @@ public struct PipelineRunner {
             let sites = try RxRx1Layout.siteCount(root: source.folder!, wells: wells, ext: source.imageExtension)
             experiment = RxRx1Layout.experiment(wells, root: source.folder!, sites: sites, ext: source.imageExtension)
         case .bbbc014(let folder, let layout, let synthetic):
-            var images = folder ?? TranslocationScreenWriter.imageFolder(screenFolder)
             if let synthetic {
                 let rendered = try TranslocationScreenWriter(config: synthetic).write(to: screenFolder, progress: progress)
                 if rendered > 0 { log("synthetic BBBC014-like screen: \(rendered) wells rendered into \(screenFolder.path)") }
-                images = TranslocationScreenWriter.imageFolder(screenFolder)
             }
-            experiment = try layout.read(folder: images)
+            experiment = try layout.read(folder: folder ?? TranslocationScreenWriter.imageFolder(screenFolder))
         }
         if let plates = pipeline.plates {
             for p in plates where !experiment.plates.contains(where: { $0.name == p }) {

@@ -117,6 +117,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         try Morpho.reportingErrors {
+            guard classes >= 2, width >= 4 else { throw MorphoError.config(key: "--classes", problem: "need --classes >= 2 and --width >= 4") }
             let (net, x) = try options.model(classes: classes, width: width)
             let labels = try Tensor(indices: (0..<options.batchSize).map { $0 % classes })
             let optimizer = SGD(net, learningRate: 0.01, momentum: 0.9, weightDecay: 1e-4)
