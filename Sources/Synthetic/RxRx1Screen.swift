@@ -218,6 +218,19 @@ public struct RxRx1Renderer: Sendable {
     }
 }
 
+/// Records `config` and the Morpho version in `<folder>/screen.json`, so a rerun resumes the same screen; a
+/// folder holding a screen made with another config or version is an error naming the file.
+func claimScreenFolder<Config: Encodable>(_ folder: URL, config: Config, kind: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let screenFile = folder.appendingPathComponent("screen.json")
+    let description = try encoder.encode(["config": String(decoding: try encoder.encode(config), as: UTF8.self), "version": MorphoVersion.current])
+    if let old = try? Data(contentsOf: screenFile), old != description {
+        throw MorphoError.file(path: screenFile.path, problem: "the folder holds \(kind) screen made with another config or version; use a new folder")
+    }
+    try AtomicFile.write(description, to: screenFile)
+}
+
 /// Writes an RxRx1-like screen in RxRx1's layout, 8-bit grey PNGs as RxRx1's own:
 ///
 /// ```
@@ -239,14 +252,7 @@ public struct RxRx1ScreenWriter: Sendable {
     @discardableResult
     public func write(to folder: URL, progress: Bool = true) throws -> Int {
         let config = design.config
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let screenFile = folder.appendingPathComponent("screen.json")
-        let description = try encoder.encode(["config": String(decoding: try encoder.encode(config), as: UTF8.self), "version": MorphoVersion.current])
-        if let old = try? Data(contentsOf: screenFile), old != description {
-            throw MorphoError.file(path: screenFile.path, problem: "the folder holds an RxRx1-like screen made with another config or version; use a new folder")
-        }
-        try AtomicFile.write(description, to: screenFile)
+        try claimScreenFolder(folder, config: config, kind: "an RxRx1-like")
         try RxRx1Layout.write(design.wells, to: folder, truthFile: folder.appendingPathComponent("truth/test_labels.csv"))
         let renderer = RxRx1Renderer(config: config)
         let ext = RxRx1ScreenWriter.imageExtension

@@ -141,14 +141,7 @@ public struct TranslocationScreenWriter: Sendable {
     @discardableResult
     public func write(to folder: URL, progress: Bool = true) throws -> Int {
         try config.validate()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let screenFile = folder.appendingPathComponent("screen.json")
-        let description = try encoder.encode(["config": String(decoding: try encoder.encode(config), as: UTF8.self), "version": MorphoVersion.current])
-        if let old = try? Data(contentsOf: screenFile), old != description {
-            throw MorphoError.file(path: screenFile.path, problem: "the folder holds a BBBC014-like screen made with another config or version; use a new folder")
-        }
-        try AtomicFile.write(description, to: screenFile)
+        try claimScreenFolder(folder, config: config, kind: "a BBBC014-like")
         let images = Self.imageFolder(folder), layout = config.layout
         let url = { @Sendable (well: WellID, channel: Int) in images.appendingPathComponent(BBBC014Layout.fileName(well: well, channel: channel)) }
         let wells = (0..<8).flatMap { r in (1...12).map { WellID(row: r, column: $0) } }
