@@ -43,11 +43,15 @@ import Testing
     }
 
     @Test func colourCorruptAndMissingFilesAreNamedErrors() throws {
+        // A colour file is refused; a grey image saved as RGB (all three channels equal) is read as grey.
         let rgb = dir.appendingPathComponent("rgb.png")
-        try PNG.encode(width: 4, height: 3, channels: 3, pixels: [UInt8](repeating: 9, count: 36)).write(to: rgb)
+        try PNG.encode(width: 4, height: 3, channels: 3, pixels: (0..<36).map { UInt8($0 % 3 == 1 ? 200 : 9) }).write(to: rgb)
         #expect(throws: MorphoError.unsupportedImage(path: rgb.path, problem: "expected one grey image, found 3 channels")) {
             try PNG.readImage(rgb)
         }
+        let greyRGB = dir.appendingPathComponent("grey-rgb.png")
+        try PNG.encode(width: 4, height: 3, channels: 3, pixels: [UInt8](repeating: 9, count: 36)).write(to: greyRGB)
+        #expect(try PNG.readImage(greyRGB).pixels == [Float](repeating: 9, count: 12))
         let corrupt = dir.appendingPathComponent("corrupt.png")
         var data = PNG.encode(width: 8, height: 8, channels: 1, pixels: [UInt8](repeating: 1, count: 64))
         data = data.prefix(30) + Data(repeating: 0xAB, count: 40)
