@@ -17,8 +17,10 @@ public struct BBBC014Layout: Codable, Sendable, Equatable {
     /// Channel names by channel number (1 = the nuclear counterstain).
     public var channels = ["DNA", "NFkB"]
     public var plate = "BBBC014"
-    /// Cell lines, each taking an equal, consecutive share of the plate's rows (MCF7 A-D, A549 E-H).
+    /// Cell lines, each taking an equal, consecutive share of the plate's `rows` (MCF7 A-D, A549 E-H).
     public var cellLines = ["MCF7", "A549"]
+    /// Rows of the plate (8 on a 96-well plate), whatever rows the folder holds.
+    public var rows = 8
     public var compound = "TNFa"
     /// TNF-alpha concentration of each column, 1 to 12. The default is the dose rank (12 for column 1, the
     /// highest, down to 1): give the plate map's concentrations to record them.
@@ -40,6 +42,7 @@ public struct BBBC014Layout: Codable, Sendable, Equatable {
         }
         guard channels.count >= 1, Set(channels).count == channels.count else { throw MorphoError.config(key: "channels", problem: "give distinct channel names") }
         guard !cellLines.isEmpty, Set(cellLines).count == cellLines.count else { throw MorphoError.config(key: "cell_lines", problem: "give distinct cell line names") }
+        guard rows >= cellLines.count else { throw MorphoError.config(key: "rows", problem: "\(rows) rows cannot hold \(cellLines.count) cell lines") }
         guard !concentrations.isEmpty, concentrations.allSatisfy(\.isFinite) else { throw MorphoError.config(key: "concentrations", problem: "give one finite concentration per column") }
         let columns = 1...concentrations.count
         for (key, list) in [("positive_columns", positiveColumns), ("negative_columns", negativeColumns)] {
@@ -54,9 +57,9 @@ public struct BBBC014Layout: Codable, Sendable, Equatable {
         positiveColumns.contains(column) ? positiveClass : negativeColumns.contains(column) ? negativeClass : nil
     }
 
-    /// The cell line of a row (0-based) when the plate has `rows` rows.
-    public func cellLine(row: Int, rows: Int) -> String {
-        cellLines[min(cellLines.count - 1, row * cellLines.count / max(1, rows))]
+    /// The cell line of a row (0-based).
+    public func cellLine(row: Int) -> String {
+        cellLines[min(cellLines.count - 1, row * cellLines.count / rows)]
     }
 
     /// The file name of a well's channel in the default naming (`Channel<c>-<nn>-<row>-<cc>.BMP`, nn the
@@ -84,8 +87,8 @@ public struct BBBC014Layout: Codable, Sendable, Equatable {
             guard let c = Int(group("channel")), (1...channels.count).contains(c) else {
                 throw MorphoError.file(path: url.path, problem: "channel \(group("channel")) has no name (channels: \(channels.joined(separator: ", ")))")
             }
-            guard let well = WellID(group("row") + group("column")), well.column <= concentrations.count else {
-                throw MorphoError.file(path: url.path, problem: "well \(group("row"))\(group("column")) is outside the plate map (\(concentrations.count) columns)")
+            guard let well = WellID(group("row") + group("column")), well.column <= concentrations.count, well.row < rows else {
+                throw MorphoError.file(path: url.path, problem: "well \(group("row"))\(group("column")) is outside the plate map (\(rows) rows, \(concentrations.count) columns)")
             }
             if let other = files[well]?[channels[c - 1]] {
                 throw MorphoError.file(path: url.path, problem: "well \(well) channel \(channels[c - 1]) also has \(other.lastPathComponent)")
@@ -98,8 +101,7 @@ public struct BBBC014Layout: Codable, Sendable, Equatable {
             for c in channels where byChannel[c] == nil { problems.append("well \(well): no \(c) image in \(folder.path)") }
         }
         guard problems.isEmpty else { throw MorphoError.layout(problems: problems) }
-        let rows = (files.keys.map(\.row).max() ?? 0) + 1
-        let byLine = Dictionary(grouping: files.keys) { cellLine(row: $0.row, rows: rows) }
+        let byLine = Dictionary(grouping: files.keys) { cellLine(row: $0.row) }
         let plates = cellLines.compactMap { line -> Plate? in
             guard let wells = byLine[line] else { return nil }
             return Plate(name: "\(plate)-\(line)", batch: line, wells: wells.sorted().map { id in

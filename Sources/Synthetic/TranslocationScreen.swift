@@ -144,14 +144,14 @@ public struct TranslocationScreenWriter: Sendable {
         try claimScreenFolder(folder, config: config, kind: "a BBBC014-like")
         let images = Self.imageFolder(folder), layout = config.layout
         let url = { @Sendable (well: WellID, channel: Int) in images.appendingPathComponent(BBBC014Layout.fileName(well: well, channel: channel)) }
-        let wells = (0..<8).flatMap { r in (1...12).map { WellID(row: r, column: $0) } }
+        let wells = (0..<layout.rows).flatMap { r in (1...layout.concentrations.count).map { WellID(row: r, column: $0) } }
         let todo = wells.filter { !FileManager.default.fileExists(atPath: url($0, layout.channels.count).path) }
         let renderer = TranslocationRenderer(config: config)
         let reporter = ProgressReporter("bbbc014 wells", total: todo.count, unit: "wells", enabled: progress)
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         _ = try concurrentMap(todo.count) { i in
             let well = todo[i]
-            let line = layout.cellLines.firstIndex(of: layout.cellLine(row: well.row, rows: 8))!
+            let line = layout.cellLines.firstIndex(of: layout.cellLine(row: well.row))!
             for (c, image) in renderer.render(well: well, line: line, concentration: config.concentrations[well.column - 1]).enumerated() {
                 try AtomicFile.write(BMP.encode(width: image.width, height: image.height, pixels: image.pixels.map { UInt8($0) }), to: url(well, c + 1))
             }
