@@ -94,9 +94,14 @@ public struct Phenotype: Sendable, Equatable, Codable {
             let a = byMoA[moaOrder[Int(h % 12)]]!, b = byMoA[moaOrder[Int((h >> 8) % 12)]]!
             target = a.interpolated(to: b, by: Double((h >> 16) % 100) / 100)
         }
-        let c = max(treatment.concentration, 0), hill = 1.5
-        let f = c <= 0 ? 0 : pow(c, hill) / (pow(c, hill) + pow(ec50, hill))
-        return Phenotype.control.interpolated(to: target, by: f)
+        return Phenotype.control.interpolated(to: target, by: effect(concentration: treatment.concentration, ec50: ec50))
+    }
+
+    /// How far a dose moves cells from DMSO towards the full phenotype: the Hill curve
+    /// f = c^h / (c^h + EC50^h), h = 1.5 (0 for c <= 0).
+    public static func effect(concentration: Double, ec50: Double) -> Double {
+        let c = max(concentration, 0), hill = 1.5
+        return c <= 0 ? 0 : pow(c, hill) / (pow(c, hill) + pow(ec50, hill))
     }
 }
 

@@ -15,6 +15,7 @@ import MorphoIO
 /// <out>/truth/nuclei/<plate>/<Well>_s<k>.csv     per nucleus: label, centre, area, rounded
 /// <out>/truth/nuclei.csv.gz                      all nuclei, pycytominer/DeepProfiler columns
 /// <out>/truth/illumination/<plate>_<channel>.tif true illumination field (float32, max 1)
+/// <out>/truth/treatments.csv                     per treatment: MoA, EC50 and dose effect (0 = DMSO, 1 = full)
 /// ```
 ///
 /// Every file is written atomically and a field's truth CSV last, so a rerun into the same folder with
@@ -120,6 +121,7 @@ public struct ScreenWriter: Sendable {
         let nuclei = try writeTruthTable(out, jobs: jobs)
         try writeImageTable(out, jobs: jobs)
         try writeMoATable(out)
+        try writeTreatmentTruth(out, ec50: ec50)
         return Summary(plates: design.plates.count, wells: design.plates.reduce(0) { $0 + $1.wells.count },
                        fields: jobs.count, fieldsRendered: rendered.filter { $0 }.count, nuclei: nuclei,
                        seconds: Date().timeIntervalSince(start))
@@ -191,6 +193,23 @@ public struct ScreenWriter: Sendable {
         var text = "\"compound\",concentration,\"moa\"\n"
         for t in rows { text += "\"\(t.compound)\",\(String(format: "%.6f", t.concentration)),\"\(t.moa!)\"\n" }
         try AtomicFile.write(Data(text.utf8), to: out.appendingPathComponent("moa.csv"))
+    }
+
+    /// Every treated compound and concentration with its mechanism (empty when unannotated), the compound's
+    /// EC50 and the dose effect `Phenotype.effect`: how strong a phenotype a perfect method could see.
+    private func writeTreatmentTruth(_ out: URL, ec50: [String: Double]) throws {
+        var seen = Set<String>()
+        var rows = [Treatment]()
+        for p in design.plates { for w in p.wells where w.treatment.compound != design.control && seen.insert(w.treatment.key).inserted {
+            rows.append(w.treatment)
+        } }
+        rows.sort { ($0.compound, $0.concentration) < ($1.compound, $1.concentration) }
+        let csv = CSV.render(header: ["compound", "concentration", "moa", "ec50", "effect"], rowCount: rows.count) { r, f in
+            let t = rows[r], e = ec50[t.compound] ?? 1
+            f += [t.compound, String(format: "%.6f", t.concentration), t.moa ?? "", String(format: "%.6g", e),
+                  String(format: "%.4f", Phenotype.effect(concentration: t.concentration, ec50: e))]
+        }
+        try AtomicFile.write(csv, to: out.appendingPathComponent("truth/treatments.csv"))
     }
 
     private func writeTruthTable(_ out: URL, jobs: [FieldJob]) throws -> Int {

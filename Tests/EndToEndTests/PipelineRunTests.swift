@@ -309,6 +309,18 @@ enum TinyPipeline {
         #expect((0...1).contains(metrics["nsc_treatment_accuracy"] ?? -1) && (0...1).contains(metrics["nsc_image_accuracy"] ?? -1))
         #expect(metrics["coverage_target"] == 0.9)
         #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("predictions/confusion_nsc.csv").path))
+        // Accuracy by dose effect (the screen's truth table): its "all" row agrees with treatments.csv.
+        if Peers.available {
+            let predicted = try treatments.column("predicted")
+            for holdout in ["nsc", "nscb"] {
+                let rows = (0..<treatments.rowCount).filter { holdouts[$0] == holdout && scored[$0] == "yes" }
+                let output = try Peers.run(["scripts/accuracy_by_effect.py", run.path])
+                let fields: [[Substring]] = output.split(separator: "\n").map { $0.split(separator: " ") }
+                let line = fields.first { $0.count >= 3 && $0[0] == holdout && $0[1] == "all" }
+                let correct = rows.filter { predicted[$0] == moas[$0] }.count
+                #expect(line.map { String($0[2]) } == "\(correct)/\(rows.count)", "\(output)")
+            }
+        }
         let again = try MorphoBinary.run(args)
         #expect(again.status == 0 && again.stderr.contains("classify: 0 unit(s) run, 5 up to date"), "\(again.stderr)")
     }

@@ -156,6 +156,26 @@ func nucleusStatistics(_ phenotype: Phenotype, fields: Int = 6, config: Syntheti
         #expect(illum.bitDepth == .float32 && illum.range.max == 1)
     }
 
+    @Test func treatmentTruthGivesEachTreatmentsDoseEffect() throws {
+        _ = try TinyScreen.read()
+        let table = try CSV.read(TinyScreen.folder.appendingPathComponent("truth/treatments.csv"))
+        let design = try ScreenDesign.make(TinyScreen.config)
+        let treated = Set(design.plates.flatMap { $0.wells.map(\.treatment) }.filter { $0.compound != "DMSO" }.map(\.key))
+        #expect(table.header == ["compound", "concentration", "moa", "ec50", "effect"] && table.rowCount == treated.count)
+        var byCompound = [String: [(Double, Double)]]()
+        let (compounds, moas) = (try table.column("compound"), try table.column("moa"))
+        let (doses, ec50s, effects) = (try table.column("concentration"), try table.column("ec50"), try table.column("effect"))
+        for r in 0..<table.rowCount {
+            let compound = compounds[r], c = Double(doses[r])!, effect = Double(effects[r])!
+            #expect(abs(effect - Phenotype.effect(concentration: c, ec50: Double(ec50s[r])!)) < 1e-4)
+            #expect(!moas[r].isEmpty)
+            byCompound[compound, default: []].append((c, effect))
+        }
+        // Within a compound the effect grows with the dose, and half the full effect sits at the EC50.
+        for (_, rows) in byCompound { let e = rows.sorted { $0.0 < $1.0 }.map(\.1); #expect(zip(e, e.dropFirst()).allSatisfy { $0 < $1 }) }
+        #expect(abs(Phenotype.effect(concentration: 2, ec50: 2) - 0.5) < 1e-12 && Phenotype.effect(concentration: 0, ec50: 2) == 0)
+    }
+
     @Test func rerunResumesAndReproducesTheSameBytes() throws {
         var config = TinyScreen.config
         config.batches = 1
