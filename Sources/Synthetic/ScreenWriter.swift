@@ -183,13 +183,18 @@ public struct ScreenWriter: Sendable {
         try CSV.writeData(data, to: out.appendingPathComponent("image.csv"))
     }
 
-    private func writeMoATable(_ out: URL) throws {
+    /// The design's treatments that pass `include`, each once, by compound then concentration.
+    private func distinctTreatments(where include: (Treatment) -> Bool) -> [Treatment] {
         var seen = Set<String>()
         var rows = [Treatment]()
-        for p in design.plates { for w in p.wells where w.treatment.moa != nil && seen.insert(w.treatment.key).inserted {
+        for p in design.plates { for w in p.wells where include(w.treatment) && seen.insert(w.treatment.key).inserted {
             rows.append(w.treatment)
         } }
-        rows.sort { ($0.compound, $0.concentration) < ($1.compound, $1.concentration) }
+        return rows.sorted { ($0.compound, $0.concentration) < ($1.compound, $1.concentration) }
+    }
+
+    private func writeMoATable(_ out: URL) throws {
+        let rows = distinctTreatments { $0.moa != nil }
         var text = "\"compound\",concentration,\"moa\"\n"
         for t in rows { text += "\"\(t.compound)\",\(String(format: "%.6f", t.concentration)),\"\(t.moa!)\"\n" }
         try AtomicFile.write(Data(text.utf8), to: out.appendingPathComponent("moa.csv"))
@@ -198,12 +203,7 @@ public struct ScreenWriter: Sendable {
     /// Every treated compound and concentration with its mechanism (empty when unannotated), the compound's
     /// EC50 and the dose effect `Phenotype.effect`: how strong a phenotype a perfect method could see.
     private func writeTreatmentTruth(_ out: URL, ec50: [String: Double]) throws {
-        var seen = Set<String>()
-        var rows = [Treatment]()
-        for p in design.plates { for w in p.wells where w.treatment.compound != design.control && seen.insert(w.treatment.key).inserted {
-            rows.append(w.treatment)
-        } }
-        rows.sort { ($0.compound, $0.concentration) < ($1.compound, $1.concentration) }
+        let rows = distinctTreatments { $0.compound != design.control }
         let csv = CSV.render(header: ["compound", "concentration", "moa", "ec50", "effect"], rowCount: rows.count) { r, f in
             let t = rows[r], e = ec50[t.compound] ?? 1
             f += [t.compound, String(format: "%.6f", t.concentration), t.moa ?? "", String(format: "%.6g", e),
