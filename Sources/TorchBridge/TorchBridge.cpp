@@ -326,7 +326,19 @@ mt_tensor mt_linear(mt_tensor x, mt_tensor w, mt_tensor b) {
 mt_tensor mt_conv2d(mt_tensor x, mt_tensor w, mt_tensor b, const int64_t *stride, const int64_t *padding,
                     const int64_t *dilation, int64_t groups) {
     return guarded([&] {
-        return at::conv2d(x->t, w->t, optional(b), dims(stride, 2), dims(padding, 2), dims(dilation, 2), groups);
+        auto s = dims(stride, 2), p = dims(padding, 2);
+        const at::Tensor &weight = w->t;
+        // oneDNN 2.6's AVX2 1x1 kernel with a stride (it first copies every s-th pixel, "reduce to unit
+        // stride") writes past its buffer when a channels-last input has fewer than 8 channels: heap
+        // corruption at one thread, silently different numbers at two (Debian's LibTorch 1.13; not on
+        // AVX-512). A 1x1 convolution with stride s and no padding is exactly the stride-1 convolution of
+        // every s-th pixel, so the subsampling is done here and oneDNN never takes that path.
+        if (weight.dim() == 4 && weight.size(2) == 1 && weight.size(3) == 1 && p[0] == 0 && p[1] == 0 &&
+            (s[0] > 1 || s[1] > 1) && x->t.dim() == 4) {
+            auto sub = x->t.slice(2, 0, c10::nullopt, s[0]).slice(3, 0, c10::nullopt, s[1]);
+            return at::conv2d(sub, weight, optional(b), {1, 1}, {0, 0}, dims(dilation, 2), groups);
+        }
+        return at::conv2d(x->t, weight, optional(b), s, p, dims(dilation, 2), groups);
     });
 }
 mt_tensor mt_batch_norm(mt_tensor x, mt_tensor weight, mt_tensor bias, mt_tensor running_mean, mt_tensor running_var,
