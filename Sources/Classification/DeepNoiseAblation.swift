@@ -65,7 +65,7 @@ public struct DeepNoiseAblation {
             // The file is current only for the same config, screen (wells) and Morpho version.
             var keyed = c
             keyed.width = width
-            let key = ContentHash.of(try JSONEncoder().encode(keyed) + Data("\(data.wells.map(\.idCode)) \(data.size) \(MorphoVersion.current)".utf8))
+            let key = ContentHash.of(try JSONEncoder.sorted.encode(keyed) + Data("\(data.wells.map(\.idCode)) \(data.size) \(MorphoVersion.current)".utf8))
             let file = cacheFolder?.appendingPathComponent(name + ".json")
             if let file, let saved = try? JSONDecoder().decode(Arm.self, from: Data(contentsOf: file)), saved.key == key {
                 log("ablation: \(name) already trained (\(file.path))")
@@ -78,7 +78,7 @@ public struct DeepNoiseAblation {
                                             checkpoint: cacheFolder?.appendingPathComponent(name + ".h5"))
             let p = DeepNoiseEvaluation.treatmentProbabilities(try trainer.predict(trained.model!, d, wells: testWells), treatments: treatments)
             if let file {
-                try AtomicFile.write(try JSONEncoder().encode(Arm(probabilities: p, seconds: trained.seconds, imagesPerSecond: trained.imagesPerSecond, key: key)), to: file)
+                try AtomicFile.write(try JSONEncoder.sorted.encode(Arm(probabilities: p, seconds: trained.seconds, imagesPerSecond: trained.imagesPerSecond, key: key)), to: file)
             }
             cache[name] = (p, trained)
             return (p, trained)

@@ -163,7 +163,7 @@ public struct BBBC021Download {
             }
             reporter.finish()
             let record = ["plate": plate.name, "archive": zip.lastPathComponent, "files": String(entries.count), "version": MorphoVersion.current]
-            try AtomicFile.write(try JSONEncoder().encode(record), to: staging.appendingPathComponent(BBBC021Download.completeRecord))
+            try AtomicFile.write(try JSONEncoder.sorted.encode(record), to: staging.appendingPathComponent(BBBC021Download.completeRecord))
             try? fm.removeItem(at: final)
             guard rename(staging.path, final.path) == 0 else {
                 throw MorphoError.file(path: final.path, problem: "cannot move the unpacked plate into place: \(String(cString: strerror(errno)))")

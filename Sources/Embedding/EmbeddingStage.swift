@@ -78,9 +78,8 @@ public struct EmbeddingStage {
         for tap in taps { try file.createExtendable("/embeddings/\(tap)", itemShape: [embedder.dimension(of: tap)], chunkItems: 1024) }
         var cells = Cells()
         func write(_ pixels: [Float], count: Int, channels: Int, size: Int) throws {
-            for (tap, values) in try embedder.embed(pixels, count: count, channels: channels, size: size) {
-                try file.append("/embeddings/\(tap)", values)
-            }
+            let embedded = try embedder.embed(pixels, count: count, channels: channels, size: size)
+            for tap in taps { try file.append("/embeddings/\(tap)", embedded[tap] ?? []) }   // in a fixed order: same bytes
         }
         switch source {
         case .store(let folder):
@@ -114,7 +113,7 @@ public struct EmbeddingStage {
         try file.writeDoubles("/Nuclei_Location_Center_X", cells.xs)
         try file.writeDoubles("/Nuclei_Location_Center_Y", cells.ys)
         try file.setAttribute("model", embedder.card.identity)
-        try file.setAttribute("model_card", String(decoding: try JSONEncoder().encode(embedder.card), as: UTF8.self))
+        try file.setAttribute("model_card", String(decoding: try JSONEncoder.sorted.encode(embedder.card), as: UTF8.self))
         try file.setAttribute("taps", taps.joined(separator: ","))
         return cells.wells.count
     }

@@ -143,7 +143,7 @@ public final class HDF5File {
             var maxDims = [morpho_h5s_unlimited()] + itemShape.map { hsize_t($0) }
             let space = H5Screate_simple(Int32(dims.count), &dims, &maxDims)
             defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(morpho_h5p_dataset_create())
+            let dcpl = HDF5File.untimedCreationList(morpho_h5p_dataset_create())
             defer { H5Pclose(dcpl) }
             var chunk = [hsize_t(max(1, chunkItems))] + itemShape.map { hsize_t(max(1, $0)) }
             H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
@@ -371,6 +371,14 @@ public final class HDF5File {
         }
     }
 
+    /// A creation property list whose objects record no modification times (HDF5 stamps every object
+    /// header by default), so the same content gives the same file bytes.
+    private static func untimedCreationList(_ cls: hid_t) -> hid_t {
+        let list = H5Pcreate(cls)
+        H5Pset_obj_track_times(list, false)
+        return list
+    }
+
     /// Opens (creating as needed) every group on the way to `path`'s parent; returns the leaf name.
     private func ensureParents(_ path: String) throws {
         let parts = path.split(separator: "/")
@@ -378,7 +386,9 @@ public final class HDF5File {
         for part in parts.dropLast() {
             prefix += "/" + part
             if H5Lexists(file, prefix, morpho_h5p_default()) <= 0 {
-                let g = H5Gcreate2(file, prefix, morpho_h5p_default(), morpho_h5p_default(), morpho_h5p_default())
+                let gcpl = HDF5File.untimedCreationList(morpho_h5p_group_create())
+                defer { H5Pclose(gcpl) }
+                let g = H5Gcreate2(file, prefix, morpho_h5p_default(), gcpl, morpho_h5p_default())
                 guard g >= 0 else { throw MorphoError.hdf5(path: url.path, object: prefix, problem: "cannot create group: \(HDF5File.lastError())") }
                 H5Gclose(g)
             }
@@ -397,7 +407,7 @@ public final class HDF5File {
             let space = H5Screate_simple(Int32(dims.count), &hdims, nil)
             guard space >= 0 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "cannot make dataspace") }
             defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(morpho_h5p_dataset_create())
+            let dcpl = HDF5File.untimedCreationList(morpho_h5p_dataset_create())
             defer { H5Pclose(dcpl) }
             if !dims.contains(0) {  // chunked layout needs non-empty dimensions
                 var hchunk = chunk.map { hsize_t($0) }

@@ -81,9 +81,10 @@ public enum Checkpoint {
                         trainingState: try file.stringAttribute("training_state"))
     }
 
-    /// Writes named tensors as float arrays under /`group`.
+    /// Writes named tensors as float arrays under /`group`, in name order (the same tensors give the same
+    /// file bytes, whatever order a dictionary lists them in).
     public static func writeGroup(_ group: String, _ tensors: [(String, Tensor)], to file: HDF5File) throws {
-        for (name, t) in tensors { try file.writeArray("/\(group)/\(name)", try t.floats(), shape: t.shape) }
+        for (name, t) in tensors.sorted(by: { $0.0 < $1.0 }) { try file.writeArray("/\(group)/\(name)", try t.floats(), shape: t.shape) }
     }
 
     /// The tensors under /`group` (empty when there is no such group).

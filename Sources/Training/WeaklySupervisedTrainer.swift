@@ -46,13 +46,35 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 }
 
-/// One epoch's numbers.
+/// One epoch's numbers. Only what the seed determines is stored (checkpoints and `training.json` are
+/// byte-identical between runs); the measured speed of the epochs run in this process is kept in
+/// `cellsPerSecond` and in `training_speed.json`.
 public struct EpochRecord: Codable, Sendable, Equatable {
     public var epoch: Int
     public var loss: Double
     public var trainAccuracy: Double
     public var validationAccuracy: Double?
-    public var cellsPerSecond: Double
+    /// Cells per second of this epoch when it ran in this process (not stored with the history).
+    public var cellsPerSecond: Double?
+
+    enum CodingKeys: String, CodingKey { case epoch, loss, trainAccuracy, validationAccuracy }
+}
+
+/// The measured speed of the epochs, by epoch number (`training_speed.json`): a measurement, apart from the
+/// reproducible history.
+public struct TrainingSpeed: Codable, Sendable, Equatable {
+    public var cellsPerSecond: [String: Double] = [:]
+
+    public static func url(_ output: URL) -> URL { output.appendingPathComponent("training_speed.json") }
+    public static func read(_ output: URL) -> TrainingSpeed? {
+        guard let data = FileManager.default.contents(atPath: url(output).path) else { return nil }
+        return try? JSONDecoder().decode(TrainingSpeed.self, from: data)
+    }
+    /// The median over the recorded epochs.
+    public var median: Double? {
+        let v = cellsPerSecond.values.sorted()
+        return v.isEmpty ? nil : v[v.count / 2]
+    }
 }
 
 /// Weakly supervised training of single-cell embeddings (Caicedo et al. 2018): a ResNet learns to tell
@@ -122,6 +144,7 @@ public struct WeaklySupervisedTrainer {
         let sampler = BatchSampler(data: data, cells: train, augment: config.augment, maxShift: config.maxShift, mixupAlpha: config.mixupAlpha)
         let steps = config.stepsPerEpoch ?? max(1, train.count / config.batchSize)
         let last = min(config.epochs, stopAfter ?? config.epochs)
+        var speed = TrainingSpeed.read(output) ?? TrainingSpeed()
         while state.epoch < last {
             let epoch = state.epoch
             optimizer.learningRate = config.learningRateSchedule.rate(base: config.learningRate, epoch: epoch)
@@ -149,19 +172,21 @@ public struct WeaklySupervisedTrainer {
             let validationAccuracy = validation.isEmpty ? nil : try accuracy(model, cells: validation)
             let record = EpochRecord(epoch: epoch + 1, loss: lossSum / Double(steps), trainAccuracy: Double(correct) / Double(seen),
                                      validationAccuracy: validationAccuracy, cellsPerSecond: Double(seen) / seconds)
+            speed.cellsPerSecond[String(epoch + 1)] = record.cellsPerSecond
             state.history.append(record)
             state.epoch = epoch + 1
             if progress {
                 let v = validationAccuracy.map { String(format: "%.3f", $0) } ?? "-"
                 FileHandle.standardError.write(Data(String(format: "train: epoch %d/%d loss %.4f train acc %.3f val acc %@ %.0f cells/s\n",
-                                                           epoch + 1, config.epochs, record.loss, record.trainAccuracy, v, record.cellsPerSecond).utf8))
+                                                           epoch + 1, config.epochs, record.loss, record.trainAccuracy, v, Double(seen) / seconds).utf8))
             }
-            let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+            let json = String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self)
             try Checkpoint.write(to: checkpointURL, card: card, model: model, state: optimizer.state, trainingState: json)
+            try AtomicFile.write(try JSONEncoder.sorted.encode(speed), to: TrainingSpeed.url(output))
         }
         if state.epoch == config.epochs {
             // Also when a run died between its last checkpoint and here: the model is written from it.
-            let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+            let json = String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self)
             try Checkpoint.write(to: modelURL, card: card, model: model, trainingState: json)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -55,8 +55,9 @@ struct TrainCommand: ParsableCommand {
             let output = URL(fileURLWithPath: out)
             let history = try trainer.run(output: output, progress: !quiet, stopAfter: stopAfter)
             if let last = history.last {
-                say(String(format: "epoch %d: loss %.4f, train accuracy %.3f, validation accuracy %@, %.0f cells/s",
-                           last.epoch, last.loss, last.trainAccuracy, last.validationAccuracy.map { String(format: "%.3f", $0) } ?? "-", last.cellsPerSecond))
+                say(String(format: "epoch %d: loss %.4f, train accuracy %.3f, validation accuracy %@, %@ cells/s",
+                           last.epoch, last.loss, last.trainAccuracy, last.validationAccuracy.map { String(format: "%.3f", $0) } ?? "-",
+                           last.cellsPerSecond.map { String(format: "%.0f", $0) } ?? "-"))
             }
             say(history.count == epochs ? "model: \(WeaklySupervisedTrainer.modelURL(output).path)" : "stopped after epoch \(history.count) of \(epochs); rerun to resume")
         }

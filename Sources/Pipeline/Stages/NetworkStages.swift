@@ -37,7 +37,8 @@ public enum TrainPipelineStage: PipelineStage {
     public static func metrics(_ config: Config, context: StageContext) -> [String: Double] {
         guard let data = FileManager.default.contents(atPath: context.folder(.model).appendingPathComponent("training.json").path),
               let history = try? JSONDecoder().decode([EpochRecord].self, from: data), let last = history.last else { return [:] }
-        var m = ["train_accuracy": last.trainAccuracy, "train_loss": last.loss, "train_cells_per_s": last.cellsPerSecond]
+        var m = ["train_accuracy": last.trainAccuracy, "train_loss": last.loss]
+        if let speed = TrainingSpeed.read(context.folder(.model))?.median { m["train_cells_per_s"] = speed }
         if let v = last.validationAccuracy { m["validation_accuracy"] = v }
         return m
     }
