@@ -5,7 +5,7 @@ PyTorch's PyPI wheel is a 3 GB CUDA build, so CI never installs it: this script 
 small outputs are committed (Tests/NeuralNetworkTests/Fixtures). The ResNet below is written out here
 (torchvision v1.5 layout and parameter names, no torchvision needed).
 
-    python -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch h5py numpy
+    python -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch h5py numpy   (a CPU wheel will do)
     /tmp/torchvenv/bin/python scripts/make_torch_fixtures.py Tests/NeuralNetworkTests/Fixtures
 
 Writes torch_reference.h5 with, per model (resnet18, resnet50, width 4):
@@ -13,8 +13,16 @@ Writes torch_reference.h5 with, per model (resnet18, resnet50, width 4):
   input [4, C, 40, 40], labels [4]
   eval/<tap>                  eval-mode outputs: logits and global-pooled layer2 / layer4
   train/logits                train-mode logits (batch statistics), train/running/<bn buffer> after it
+  grad/<param>                gradients of cross-entropy after one train-mode forward
   sgd/<param>, adamw/<param>  parameters after two optimizer steps on cross-entropy (fresh copies)
+  f64/...                     the same outputs computed in float64 from the same (float32) weights and
+                              input, flattened: the exact values the tests measure both engines against.
+                              |float32 - float64| of PyTorch's own results, over the float32 unit roundoff,
+                              is how much each quantity amplifies rounding; the tests' tolerances follow
+                              from it (Tests/NeuralNetworkTests/TorchReferenceTests.swift)
 and resnet18_w4.pt, the same resnet18 traced with torch.jit.trace (its eval logits are eval/logits).
+
+Rerun it to remake the fixtures on any machine: the tests do not depend on the CPU it ran on.
 """
 import copy
 import os
@@ -117,6 +125,17 @@ def write_tensor(h5, name, t):
     h5.create_dataset(name, data=a if a.ndim else a.reshape(1))
 
 
+def write_exact(h5, name, t):
+    """A float64 result, flattened (its shape is that of the float32 dataset of the same name)."""
+    h5.create_dataset("f64/" + name, data=t.detach().cpu().numpy().astype(np.float64).reshape(-1))
+
+
+def gradients(model, x, labels):
+    model = copy.deepcopy(model).train()
+    F.cross_entropy(model(x), labels).backward()
+    return {k: p.grad for k, p in model.named_parameters()}
+
+
 def two_steps(model, x, labels, make_optimizer):
     model = copy.deepcopy(model).train()
     opt = make_optimizer(model.parameters())
@@ -125,6 +144,30 @@ def two_steps(model, x, labels, make_optimizer):
         F.cross_entropy(model(x), labels).backward()
         opt.step()
     return model
+
+
+def outputs(model, x, labels):
+    """Every reference output of one model and input, by dataset name."""
+    out = {}
+    model.eval()
+    with torch.no_grad():
+        for k, v in model.taps(x).items():
+            out["eval/" + k] = v
+    trained = copy.deepcopy(model).train()
+    with torch.no_grad():
+        out["train/logits"] = trained(x)
+    for k, v in trained.state_dict().items():
+        if "running" in k:
+            out["train/running/" + k] = v
+    for k, v in gradients(model, x, labels).items():
+        out["grad/" + k] = v
+    sgd = two_steps(model, x, labels, lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-4))
+    adamw = two_steps(model, x, labels, lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2))
+    for k, v in sgd.named_parameters():
+        out["sgd/" + k] = v
+    for k, v in adamw.named_parameters():
+        out["adamw/" + k] = v
+    return out
 
 
 def fixture(h5, name, block, layers, g):
@@ -139,22 +182,11 @@ def fixture(h5, name, block, layers, g):
             write_tensor(grp, "tensors/" + k, v)
     write_tensor(grp, "input", x)
     grp.create_dataset("labels", data=labels.numpy().astype(np.int64))
+    for k, v in outputs(model, x, labels).items():
+        write_tensor(grp, k, v)
+    for k, v in outputs(copy.deepcopy(model).double(), x.double(), labels).items():
+        write_exact(grp, k, v)
     model.eval()
-    with torch.no_grad():
-        for k, v in model.taps(x).items():
-            write_tensor(grp, "eval/" + k, v)
-    trained = copy.deepcopy(model).train()
-    with torch.no_grad():
-        write_tensor(grp, "train/logits", trained(x))
-    for k, v in trained.state_dict().items():
-        if "running" in k:
-            write_tensor(grp, "train/running/" + k, v)
-    sgd = two_steps(model, x, labels, lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-4))
-    adamw = two_steps(model, x, labels, lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2))
-    for k, v in sgd.named_parameters():
-        write_tensor(grp, "sgd/" + k, v)
-    for k, v in adamw.named_parameters():
-        write_tensor(grp, "adamw/" + k, v)
     return model, x
 
 

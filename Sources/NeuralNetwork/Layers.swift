@@ -38,6 +38,14 @@ extension ParameterContainer {
     }
 }
 
+extension ParameterContainer {
+    /// Converts every parameter and buffer to `dtype` in place (float64 runs check the arithmetic of
+    /// training against a float64 reference, where rounding does not hide the rules).
+    public func convert(to dtype: DType) throws {
+        for item in namedTensors { try item.tensor.convert(to: dtype) }
+    }
+}
+
 public func prefixed(_ prefix: String, _ items: [NamedTensor]) -> [NamedTensor] {
     items.map { NamedTensor(name: prefix + "." + $0.name, tensor: $0.tensor, trainable: $0.trainable) }
 }

@@ -114,8 +114,8 @@ public final class Adam: Optimizer {
             if weightDecay != 0 {
                 if decoupled { try p.tensor.scale(by: 1 - learningRate * weightDecay) } else { g = try g + p.tensor * weightDecay }
             }
-            let m = try moments["m." + p.name] ?? Tensor.zeros(p.tensor.shape)
-            let v = try moments["v." + p.name] ?? Tensor.zeros(p.tensor.shape)
+            let m = try moments["m." + p.name] ?? Tensor.zeros(p.tensor.shape, dtype: p.tensor.dtype)
+            let v = try moments["v." + p.name] ?? Tensor.zeros(p.tensor.shape, dtype: p.tensor.dtype)
             moments["m." + p.name] = m
             moments["v." + p.name] = v
             try m.scale(by: beta1)

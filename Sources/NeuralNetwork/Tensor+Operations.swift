@@ -190,6 +190,9 @@ extension Tensor {
     public func addQuotient(_ a: Tensor, _ b: Tensor, value: Double) throws {
         try Tensor.check(mt_addcdiv_(handle, a.handle, b.handle, value), "addcdiv")
     }
+    /// Replaces the values by a copy in `dtype` (the same tensor object; requires-gradient is kept).
+    public func convert(to dtype: DType) throws { try Tensor.check(mt_convert_(handle, dtype.rawValue), "convert to \(dtype)") }
+
     /// Copies the values of `other` (same shape) into this tensor.
     public func assign(_ other: Tensor) throws {
         guard shape == other.shape else {

@@ -272,6 +272,13 @@ mt_tensor mt_binary_scalar(mt_tensor a, double s, int op) {
 
 mt_tensor mt_where(mt_tensor c, mt_tensor a, mt_tensor b) { return guarded([&] { return at::where(c->t, a->t, b->t); }); }
 mt_tensor mt_clamp(mt_tensor a, double lo, double hi) { return guarded([&] { return at::clamp(a->t, lo, hi); }); }
+int mt_convert_(mt_tensor a, int dtype) {
+    return guardedStatus([&] {
+        bool grad = a->t.requires_grad();
+        a->t = a->t.detach().to(scalarType(dtype)).set_requires_grad(grad);
+        return 0;
+    });
+}
 mt_tensor mt_to_dtype(mt_tensor a, int dtype) { return guarded([&] { return a->t.to(scalarType(dtype)); }); }
 
 int mt_add_(mt_tensor a, mt_tensor b, double alpha) { return guardedStatus([&] { a->t.add_(b->t, alpha); return 0; }); }

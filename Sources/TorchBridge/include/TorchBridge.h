@@ -68,6 +68,8 @@ mt_tensor mt_binary_scalar(mt_tensor a, double s, int op);
 /// where(condition, a, b).
 mt_tensor mt_where(mt_tensor condition, mt_tensor a, mt_tensor b);
 mt_tensor mt_clamp(mt_tensor a, double lo, double hi);
+/// Replaces the tensor by a copy in `dtype` (same handle, same requires-grad; the gradient is dropped).
+int mt_convert_(mt_tensor a, int dtype);
 mt_tensor mt_to_dtype(mt_tensor a, int dtype);
 
 // MARK: in place (optimizers, running statistics; never recorded by autograd when grad is disabled)
