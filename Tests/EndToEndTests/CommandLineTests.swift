@@ -12,8 +12,8 @@ enum MorphoBinary {
         return TestPaths.repoRoot.appendingPathComponent(".build/debug/morpho")
     }()
 
-    static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try runProcessCapturing(url, args, cwd: TestPaths.repoRoot)
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcessCapturing(url, args, cwd: TestPaths.repoRoot, environment: environment)
     }
 }
 

@@ -7,11 +7,11 @@ import Testing
 
 /// A small pipeline over a tiny synthetic screen: every stage, a short training.
 enum TinyPipeline {
-    static func text(output: URL) -> String {
+    static func text(output: URL, threads: Int = 2) -> String {
         """
         name: tiny
         output: \(output.path)
-        threads: 2
+        threads: \(threads)
         experiment:
           synthetic: {preset: tiny, seed: 3}
         stages:
@@ -26,9 +26,9 @@ enum TinyPipeline {
     }
 
     /// Writes the pipeline file for a run into `folder/run` and returns the file.
-    static func file(in folder: URL) throws -> URL {
+    static func file(in folder: URL, threads: Int = 2) throws -> URL {
         let url = folder.appendingPathComponent("tiny.yaml")
-        try text(output: folder.appendingPathComponent("run")).write(to: url, atomically: true, encoding: .utf8)
+        try text(output: folder.appendingPathComponent("run"), threads: threads).write(to: url, atomically: true, encoding: .utf8)
         return url
     }
 

@@ -62,11 +62,14 @@ public func runProcess(_ executable: URL, _ arguments: [String], cwd: URL? = nil
 }
 
 /// Runs an executable; returns exit status, stdout and stderr.
-public func runProcessCapturing(_ executable: URL, _ arguments: [String], cwd: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+/// `environment` adds to (or overrides) this process's variables.
+public func runProcessCapturing(_ executable: URL, _ arguments: [String], cwd: URL? = nil,
+                                environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     if let cwd { process.currentDirectoryURL = cwd }
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
