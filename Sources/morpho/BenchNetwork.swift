@@ -89,13 +89,16 @@ struct BenchEmbed: ParsableCommand {
         discussion: "Example: morpho bench embed --python /tmp/torchvenv/bin/python"
     )
     @OptionGroup var options: NetworkBenchOptions
+    @Option(help: "Stem width of the ResNet18 (64: torchvision's).") var width = 64
 
     func run() throws {
         try Morpho.reportingErrors {
-            let (net, x) = try options.model(classes: 0)
+            guard width >= 4 else { throw MorphoError.config(key: "--width", problem: "need --width >= 4") }
+            let (net, x) = try options.model(classes: 0, width: width)
             try net.prepareForInference(channelsLast: true)
             let rate = try options.imagesPerSecond { _ = try net.embed(x, taps: ["pool"]) }
-            try options.compare(mode: "embed", morpho: rate, detail: "folded batch norm, channels-last, no autograd")
+            try options.compare(mode: "embed", morpho: rate, detail: "width \(width), folded batch norm, channels-last, no autograd",
+                                extra: ["--width", "\(width)"])
         }
     }
 }
