@@ -36,9 +36,7 @@ extension ParameterContainer {
             throw MorphoError.data(context: context, problem: "weights do not fit the model: " + problems.prefix(8).joined(separator: "; "))
         }
     }
-}
 
-extension ParameterContainer {
     /// Converts every parameter and buffer to `dtype` in place (float64 runs check the arithmetic of
     /// training against a float64 reference, where rounding does not hide the rules).
     public func convert(to dtype: DType) throws {

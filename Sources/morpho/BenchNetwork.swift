@@ -39,6 +39,9 @@ struct NetworkBenchOptions: ParsableArguments {
     /// Runs the PyTorch side and prints both lines and the ratio.
     func compare(mode: String, morpho: Double, detail: String, extra: [String] = []) throws {
         say(String(format: "Morpho  %@: %7.1f images/s (%@, best of %d), peak RSS %.0f MiB", mode, morpho, detail, timedRuns, peakResidentMiB()))
+        // Determinism has no switch and no price: this is the speed of the setting that gives the same
+        // bytes for the same seed and thread count (README, "Reproducible").
+        say("Morpho  \(mode): deterministic (same bytes for the same seed and thread count; no slower setting is needed)")
         guard !noPeer else { return }
         // The morpho process keeps freed blocks in the heap (`morpho_keep_freed_memory`); PyTorch gets the
         // same glibc settings through its environment unless asked not to, so the allocator is not what
