@@ -50,28 +50,10 @@ c10::optional<at::Tensor> optional(mt_tensor t) {
     return t ? c10::optional<at::Tensor>(t->t) : c10::nullopt;
 }
 
-// The engine's thread count. OpenMP keeps it per thread (omp_set_num_threads sets the calling thread's
-// value; a thread that never called it uses one per core), and oneDNN sizes its work by it when a
-// primitive is made. So every entry point applies the configured count to its own thread first: the
-// same setting gives the same kernels, the same work split and the same numbers on whichever thread
-// calls (a test runner's worker, a dispatch queue) as on the main thread.
-std::atomic<int> configuredThreads{0};
-thread_local int appliedThreads = 0;
-
-void applyThreads() {
-    int n = configuredThreads.load(std::memory_order_relaxed);
-    if (n <= 0 || n == appliedThreads) return;
-    using SetThreads = void (*)(int);
-    static const auto setOMPThreads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-    if (setOMPThreads) setOMPThreads(n);
-    appliedThreads = n;
-}
-
 // Runs body, turning every exception into lastError and the failure value.
 template <typename Body>
 mt_tensor guarded(Body body) {
     try {
-        applyThreads();
         lastError.clear();
         return wrap(body());
     } catch (const c10::Error &e) {
@@ -85,7 +67,6 @@ mt_tensor guarded(Body body) {
 template <typename Body>
 int guardedStatus(Body body) {
     try {
-        applyThreads();
         lastError.clear();
         return body();
     } catch (const c10::Error &e) {
@@ -106,8 +87,6 @@ void mt_free(mt_tensor t) { delete t; }
 int mt_set_num_threads(int n) {
     return guardedStatus([&] {
         at::set_num_threads(n);
-        configuredThreads.store(n);
-        appliedThreads = n;
         // Debian's LibTorch multiplies matrices with OpenBLAS, whose own thread pool (one thread per
         // core) busy-waits with sched_yield after every product, beside the OpenMP pool running the next
         // operator: DeepNoise training steps ran up to 1.6x slower. The engine's products are small
@@ -117,10 +96,7 @@ int mt_set_num_threads(int n) {
         return 0;
     });
 }
-int mt_num_threads(void) {
-    applyThreads();
-    return at::get_num_threads();
-}
+int mt_num_threads(void) { return at::get_num_threads(); }
 void mt_manual_seed(uint64_t seed) { at::manual_seed(seed); }
 int mt_set_grad_enabled(int enabled) {
     bool previous = at::GradMode::is_enabled();

@@ -172,13 +172,13 @@ public struct WeaklySupervisedTrainer {
             let validationAccuracy = validation.isEmpty ? nil : try accuracy(model, cells: validation)
             let record = EpochRecord(epoch: epoch + 1, loss: lossSum / Double(steps), trainAccuracy: Double(correct) / Double(seen),
                                      validationAccuracy: validationAccuracy, cellsPerSecond: Double(seen) / seconds)
-            speed.cellsPerSecond[String(epoch + 1)] = record.cellsPerSecond
+            speed.cellsPerSecond[String(epoch + 1)] = Double(seen) / seconds
             state.history.append(record)
             state.epoch = epoch + 1
             if progress {
                 let v = validationAccuracy.map { String(format: "%.3f", $0) } ?? "-"
                 FileHandle.standardError.write(Data(String(format: "train: epoch %d/%d loss %.4f train acc %.3f val acc %@ %.0f cells/s\n",
-                                                           epoch + 1, config.epochs, record.loss, record.trainAccuracy, v, Double(seen) / seconds).utf8))
+                                                           epoch + 1, config.epochs, record.loss, record.trainAccuracy, v, speed.cellsPerSecond[String(epoch + 1)] ?? 0).utf8))
             }
             let json = String(decoding: try JSONEncoder.sorted.encode(state), as: UTF8.self)
             try Checkpoint.write(to: checkpointURL, card: card, model: model, state: optimizer.state, trainingState: json)
