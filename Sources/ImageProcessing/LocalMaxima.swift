@@ -65,3 +65,65 @@ public func labelSparse(_ binary: [UInt8], width w: Int, height h: Int) -> Label
     }
     return LabelImage(width: w, height: h, labels: labels, count: Int(count))
 }
+
+/// The peaks of `surface` inside `mask` whose dynamic is at least `dynamic`: h-maxima (Soille 2003,
+/// §6.3.4) without the reconstruction. A maximum's dynamic is how far one must descend from it before
+/// reaching a higher one (or the end of its mask component); every mask component keeps its highest peak.
+/// Pixels are merged in decreasing order of value with union-find: where two regions meet at level v,
+/// the one with the lower peak p ends, and its peak is kept when p - v >= dynamic. Unlike a
+/// suppression radius, this keeps two nuclei whose centres are close but separated by a neck and
+/// merges the many shallow maxima of a textured nucleus. Returns the peak pixel indices (ascending).
+public func significantMaxima(_ surface: [Float], mask: [UInt8], width w: Int, height h: Int, dynamic: Float) -> [Int] {
+    precondition(surface.count == w * h && mask.count == w * h)
+    // Sort keys: value descending (order-preserving bits of the float, inverted), then index ascending.
+    var order = [UInt64]()
+    order.reserveCapacity(w * h / 4)
+    surface.withUnsafeBufferPointer { s in
+        mask.withUnsafeBufferPointer { m in
+            for i in 0..<(w * h) where m[i] != 0 {
+                let bits = s[i].bitPattern
+                let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+                order.append(UInt64(~ascending) << 32 | UInt64(i))
+            }
+        }
+    }
+    order.sort()
+    var parent = [Int32](repeating: -1, count: w * h)   // -1: not yet merged
+    var peak = [Int32](repeating: -1, count: w * h)     // at a root: its region's highest pixel
+    var kept = [Int]()
+    parent.withUnsafeMutableBufferPointer { parent in
+        peak.withUnsafeMutableBufferPointer { peak in
+            surface.withUnsafeBufferPointer { s in
+                @inline(__always) func find(_ i: Int32) -> Int32 {
+                    var i = i
+                    while parent[Int(i)] != i {
+                        parent[Int(i)] = parent[Int(parent[Int(i)])]
+                        i = parent[Int(i)]
+                    }
+                    return i
+                }
+                for key in order {
+                    let p = Int(key & 0xFFFF_FFFF), level = s[p]
+                    parent[p] = Int32(p); peak[p] = Int32(p)
+                    forEachNeighbour(of: p, width: w, height: h) { q in
+                        guard parent[q] >= 0 else { return }
+                        let a = find(Int32(p)), b = find(Int32(q))
+                        if a == b { return }
+                        // The region with the lower peak (ties: the later pixel) ends here.
+                        let pa = Int(peak[Int(a)]), pb = Int(peak[Int(b)])
+                        let aLower = s[pa] < s[pb] || (s[pa] == s[pb] && pa > pb)
+                        let (low, high) = aLower ? (a, b) : (b, a)
+                        let lowPeak = Int(peak[Int(low)])
+                        if s[lowPeak] - level >= dynamic { kept.append(lowPeak) }
+                        parent[Int(low)] = high
+                    }
+                }
+                for key in order {
+                    let p = Int32(key & 0xFFFF_FFFF)
+                    if parent[Int(p)] == p { kept.append(Int(peak[Int(p)])) }
+                }
+            }
+        }
+    }
+    return kept.sorted()
+}

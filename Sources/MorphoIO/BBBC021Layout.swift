@@ -104,9 +104,12 @@ public enum BBBC021Layout {
     }
 }
 
-/// A CellProfiler LoadData CSV: `Image_FileName_<Channel>` / `Image_PathName_<Channel>` per channel,
-/// `Metadata_Plate`, `Metadata_Well`, `Metadata_Site` (or `Metadata_Field`), and optionally
-/// `Metadata_Compound`, `Metadata_Concentration`, `Metadata_MoA`, `Metadata_Batch`, `Metadata_Replicate`.
+/// A CellProfiler LoadData CSV as CellProfiler reads it: per channel `FileName_<Channel>` and
+/// `PathName_<Channel>`, or `URL_<Channel>` (a path or a file:// URL), each with or without the
+/// `Image_` prefix (JUMP's load_data.csv has none); `Metadata_Plate`, `Metadata_Well`, `Metadata_Site`
+/// (or `Metadata_Field`), and optionally `Metadata_Compound`, `Metadata_Concentration`, `Metadata_MoA`,
+/// `Metadata_Batch` (else JUMP's `Metadata_Source`), `Metadata_Replicate`. `Frame_`/`Series_` columns
+/// (planes of multi-page files) are refused unless all are 0.
 public enum LoadDataLayout {
     public struct Options: Sendable {
         /// Relative `Image_PathName_*` values are resolved against this folder (default: the CSV's folder).
@@ -133,19 +136,39 @@ public enum LoadDataLayout {
         let csv = try CSV.read(url)
         let name = url.lastPathComponent
         var report = LayoutReport()
-        let found = csv.header.filter { $0.hasPrefix("Image_FileName_") }.map { String($0.dropFirst("Image_FileName_".count)) }
+        // Channel columns with or without CellProfiler's "Image_" prefix.
+        func column(_ kind: String, _ channel: String) -> String? {
+            ["Image_\(kind)_\(channel)", "\(kind)_\(channel)"].first(where: csv.hasColumn)
+        }
+        var found = [String]()
+        for h in csv.header {
+            let bare = h.hasPrefix("Image_") ? String(h.dropFirst(6)) : h
+            for kind in ["FileName_", "URL_"] where bare.hasPrefix(kind) {
+                let ch = String(bare.dropFirst(kind.count))
+                if !ch.isEmpty && !found.contains(ch) { found.append(ch) }
+            }
+        }
         guard !found.isEmpty else {
-            throw MorphoError.table(file: url.path, line: 1, column: nil, problem: "no Image_FileName_<Channel> columns: not a LoadData CSV")
+            throw MorphoError.table(file: url.path, line: 1, column: nil,
+                                    problem: "no FileName_<Channel> or URL_<Channel> columns (with or without the Image_ prefix): not a LoadData CSV")
         }
         let channels = options.channels ?? found
         for ch in found where !channels.contains(ch) {
             report.errors.append("\(name): unknown channel '\(ch)' (expected \(channels.joined(separator: ", ")))")
         }
         for ch in channels where !found.contains(ch) {
-            report.errors.append("\(name): channel '\(ch)' has no Image_FileName_\(ch) column")
+            report.errors.append("\(name): channel '\(ch)' has no FileName_\(ch) or URL_\(ch) column")
         }
-        for ch in found where !csv.hasColumn("Image_PathName_\(ch)") {
-            report.errors.append("\(name): channel '\(ch)' has no Image_PathName_\(ch) column")
+        for ch in found where column("FileName", ch) != nil && column("PathName", ch) == nil {
+            report.errors.append("\(name): channel '\(ch)' has no PathName_\(ch) column")
+        }
+        for ch in found {
+            for kind in ["Frame", "Series"] {
+                guard let c = column(kind, ch) else { continue }
+                if let r = try csv.column(c).firstIndex(where: { !$0.isEmpty && $0 != "0" }) {
+                    report.errors.append("\(name):\(csv.lineNumber(ofRow: r)): column \(c) selects plane \(try csv.column(c)[r]) of a multi-page file; Morpho reads single-plane files only (split the file, one plane per channel)")
+                }
+            }
         }
         for required in ["Metadata_Plate", "Metadata_Well"] where !csv.hasColumn(required) {
             report.errors.append("\(name): required column \(required) is missing")
@@ -157,9 +180,12 @@ public enum LoadDataLayout {
         let sites = ["Metadata_Site", "Metadata_Field", "Metadata_FieldID"].first(where: csv.hasColumn).map { try! csv.column($0) }
         func optional(_ c: String) -> [String]? { csv.hasColumn(c) ? try! csv.column(c) : nil }
         let compounds = optional("Metadata_Compound"), concs = optional("Metadata_Concentration")
-        let moas = optional("Metadata_MoA"), batches = optional("Metadata_Batch"), replicates = optional("Metadata_Replicate")
-        let fileColumns = try channels.map { try csv.column("Image_FileName_\($0)") }
-        let pathColumns = try channels.map { try csv.column("Image_PathName_\($0)") }
+        let moas = optional("Metadata_MoA"), replicates = optional("Metadata_Replicate")
+        let batches = optional("Metadata_Batch") ?? optional("Metadata_Source")
+        // Per channel: (file names, folders) or URLs.
+        let fileColumns = try channels.map { ch in try column("FileName", ch).map { try csv.column($0) } }
+        let pathColumns = try channels.map { ch in try column("PathName", ch).map { try csv.column($0) } }
+        let urlColumns = try channels.map { ch in try column("URL", ch).map { try csv.column($0) } }
 
         var rows = [LayoutRow]()
         var unannotated = Set<String>()
@@ -183,10 +209,22 @@ public enum LoadDataLayout {
             }
             var files = [String: URL]()
             for k in channels.indices {
-                let dir = pathColumns[k][r]
-                let base = dir.hasPrefix("/") ? URL(fileURLWithPath: dir) : root.appendingPathComponent(dir)
-                files[channels[k]] = base.appendingPathComponent(fileColumns[k][r])
+                if let names = fileColumns[k], let dirs = pathColumns[k] {
+                    let dir = dirs[r]
+                    let base = dir.hasPrefix("/") ? URL(fileURLWithPath: dir) : root.appendingPathComponent(dir)
+                    files[channels[k]] = base.appendingPathComponent(names[r])
+                } else if let urls = urlColumns[k] {
+                    let text = urls[r]
+                    if text.hasPrefix("file://"), let u = URL(string: text), u.isFileURL {
+                        files[channels[k]] = u
+                    } else if text.contains("://") {
+                        report.errors.append("\(origin): URL_\(channels[k]) '\(text)' is not a local file (download the images and give file paths)")
+                    } else {
+                        files[channels[k]] = text.hasPrefix("/") ? URL(fileURLWithPath: text) : root.appendingPathComponent(text)
+                    }
+                }
             }
+            if files.count < channels.count { continue }
             rows.append(LayoutRow(plate: plates[r], well: wells[r], site: site, files: files, treatment: treatment,
                                   replicate: replicates.flatMap { Int($0[r]) }, batch: batches?[r], origin: origin))
         }

@@ -30,15 +30,21 @@ public struct Nucleus: Sendable, Equatable {
 public struct NucleusSegmentation: Sendable {
     public var labels: LabelImage
     public var nuclei: [Nucleus]
-    /// The threshold applied (image units); nil when the image was constant.
+    /// The threshold applied (image units; the global one when adaptive); nil when the image was constant.
     public var threshold: Float?
-    /// Why a field gave no nuclei ("constant image", "no object above threshold", ...); nil when fine.
+    /// Why a field gave no nuclei ("constant image", "no separable foreground", "no nuclei"); nil when fine.
     public var flag: String?
+    public var qc: FieldQC
+    /// The settings used, with the diameter estimated or configured.
+    public var settings: ResolvedSegmentation?
 }
 
-/// Nucleus segmentation as in CellProfiler's IdentifyPrimaryObjects: Gaussian smoothing, a global Otsu
-/// threshold, hole filling, declumping by seeded watershed, and removal of objects outside the
-/// diameter range or touching the border.
+/// Nucleus segmentation as in CellProfiler's IdentifyPrimaryObjects, at the field's own scale: the
+/// nucleus diameter is estimated (`NucleusScale`) unless configured, and sets the smoothing, the
+/// adaptive threshold's block size, the seed smoothing and dynamic and the size limits. Then Gaussian
+/// smoothing, Otsu threshold (adaptive by default), hole filling, declumping by seeded watershed from
+/// h-maxima, and removal of objects outside the size range or touching the border. A field with no
+/// foreground separable from the background (`FieldQC.separable`) gives no nuclei.
 public struct NucleusSegmenter: Sendable {
     public let config: SegmentationConfig
 
@@ -48,39 +54,65 @@ public struct NucleusSegmenter: Sendable {
     }
 
     /// Segments one DNA image (native units, after illumination correction). Non-finite pixels are an
-    /// error naming `context`.
-    public func segment(_ dna: Image, context: String = "image") throws -> NucleusSegmentation {
+    /// error naming `context`. `raw`, when given, is the image before illumination correction, on
+    /// which saturation is measured.
+    public func segment(_ dna: Image, raw: Image? = nil, context: String = "image") throws -> NucleusSegmentation {
         let w = dna.width, h = dna.height
         guard w > 2, h > 2 else { throw MorphoError.data(context: context, problem: "image of \(w)x\(h) is too small to segment") }
         if let bad = dna.pixels.withUnsafeBufferPointer(firstNonFinite) {
             throw MorphoError.data(context: context, problem: "non-finite pixel at x=\(bad % w), y=\(bad / w)")
         }
-        let empty = NucleusSegmentation(labels: LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h), count: 0),
-                                        nuclei: [], threshold: nil, flag: nil)
-        let smoothed = try OpenCV.gaussianBlur(dna, sigma: config.smoothingSigma)
-        guard let automatic = automaticThreshold(smoothed.pixels) else {
-            var result = empty
-            result.flag = "constant image"
-            return result
+        let saturated = FieldQC.saturatedFraction(raw ?? dna)
+        var empty = NucleusSegmentation(labels: LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h), count: 0),
+                                        nuclei: [], threshold: nil, flag: nil, qc: FieldQC(saturatedFraction: saturated), settings: nil)
+        let scale = try NucleusScale.find(dna, configured: config.configuredDiameter,
+                                          sigma: { config.resolved(diameter: $0).smoothingSigma }, threshold: automaticThreshold)
+        guard let scale else {
+            // Constant: saturated only when the value is the top of an integer type (all clipped).
+            let source = raw ?? dna
+            let clipped = source.bitDepth != .float32 && source.pixels.first == source.bitDepth.maxValue
+            empty.flag = "constant image"
+            empty.qc.flags = clipped ? [.empty, .saturated] : [.empty]
+            empty.qc.saturatedFraction = clipped ? 1 : 0
+            return empty
+        }
+        let settings = config.resolved(diameter: scale.diameter)
+        let smoothed = scale.smoothingSigma == settings.smoothingSigma ? scale.smoothed
+            : try OpenCV.gaussianBlur(dna, sigma: settings.smoothingSigma)
+        let automatic = scale.smoothingSigma == settings.smoothingSigma ? scale.threshold : automaticThreshold(smoothed.pixels)
+        guard let automatic else {
+            empty.flag = "constant image"
+            empty.qc.flags = [.empty]
+            return empty
         }
         let t = max(Float(config.minimumThreshold), automatic * Float(config.thresholdScale))
         var mask: [UInt8]
-        if let window = config.adaptiveWindow, let local = adaptiveThreshold(smoothed, window: window, global: t) {
+        if let window = settings.adaptiveWindow, let local = adaptiveThreshold(smoothed, window: window, global: t) {
             mask = zip(smoothed.pixels, local).map { $0 > $1 ? UInt8(1) : 0 }
         } else {
             mask = smoothed.pixels.map { $0 > t ? UInt8(1) : 0 }
         }
         if config.fillHoles { mask = ImageProcessing.fillHoles(mask, width: w, height: h) }
+        var qc = FieldQC.measure(dna, smoothed: smoothed, mask: mask, saturatedFraction: saturated)
+        qc.diameter = config.configuredDiameter == nil ? scale.diameter : nil
+        guard qc.separable else {
+            empty.flag = "no separable foreground"
+            empty.threshold = t
+            empty.qc = qc
+            empty.qc.flags = [.empty]
+            empty.settings = settings
+            return empty
+        }
 
         // Declumping labels every mask pixel, so the filled mask leaves no hole inside an object.
-        var labels = try declump(dna, mask: mask)
+        var labels = try declump(dna, mask: mask, settings: settings)
         if let f = config.refineFraction { labels = refine(labels, smoothed: smoothed, mask: mask, fraction: Float(f)) }
 
         var nuclei = measure(labels, dna)
         let keep = nuclei.map { n in
             let d = n.diameter
             let border = n.minX == 0 || n.minY == 0 || n.maxX == w || n.maxY == h
-            return d >= config.minDiameter && d <= config.maxDiameter && !(config.removeBorderObjects && border)
+            return d >= settings.minDiameter && d <= settings.maxDiameter && !(config.removeBorderObjects && border)
         }
         if keep.contains(false) {
             // Labels are numbered in raster order of first appearance, and so stay after relabelling:
@@ -92,8 +124,10 @@ public struct NucleusSegmenter: Sendable {
                 return n
             }
         }
+        qc.count = nuclei.count
+        if qc.saturatedFraction > 0.2 * max(qc.foregroundFraction, 0.05) { qc.flags.append(.saturated) }
         return NucleusSegmentation(labels: labels, nuclei: nuclei, threshold: t,
-                                   flag: nuclei.isEmpty ? "no nuclei" : nil)
+                                   flag: nuclei.isEmpty ? "no nuclei" : nil, qc: qc, settings: settings)
     }
 
     /// The configured Otsu variant, on log(1 + max(0, v)) when `logTransform` is set (mapped back).
@@ -149,32 +183,41 @@ public struct NucleusSegmenter: Sendable {
         return out
     }
 
-    /// Splits touching nuclei: seeds at the regional maxima of the seed surface inside the mask
-    /// (maxima closer than the suppression distance merge), then a watershed from the seeds on the
-    /// dividing-line surface. Mask components without a seed stay whole objects.
-    func declump(_ dna: Image, mask: [UInt8]) throws -> LabelImage {
+    /// Splits touching nuclei: seeds at the significant maxima (dynamic >= `seedDynamic`) of the
+    /// smoothed seed surface inside the mask, or at local maxima `maximaSuppressionDistance` apart when
+    /// that is set, then a watershed from the seeds on the dividing-line surface. Mask components
+    /// without a seed stay whole objects.
+    func declump(_ dna: Image, mask: [UInt8], settings: ResolvedSegmentation) throws -> LabelImage {
         let w = dna.width, h = dna.height
         if config.declump == .none { return try OpenCV.connectedComponents(mask, width: w, height: h, connectivity: 8) }
         // Each surface is computed at most once, whether it serves the seeds, the lines or both.
-        var smoothedIntensity: [Float]?, smoothedDistance: [Float]?
+        var smoothedIntensity: [Float]?, distanceMap: [Float]?
         func intensity() throws -> [Float] {
             if smoothedIntensity == nil {
-                smoothedIntensity = try OpenCV.gaussianBlur(dna, sigma: config.declumpSigma ?? config.minDiameter / 3.5).pixels
+                // In pixels of distance: a fraction of the mask's 99th percentile, times the radius.
+                var s = try OpenCV.gaussianBlur(dna, sigma: settings.seedSigma).pixels
+                let inside = zip(s, mask).compactMap { $1 != 0 ? $0 : nil }
+                let top = inside.isEmpty ? 1 : max(percentile(inside, 99), .leastNormalMagnitude)
+                let scale = Float(settings.diameter / 2) / top
+                for i in s.indices { s[i] = max(0, s[i]) * scale }
+                smoothedIntensity = s
             }
             return smoothedIntensity!
         }
         func distance() throws -> [Float] {
-            if smoothedDistance == nil {
+            if distanceMap == nil {
                 let d = Image(width: w, height: h, pixels: try OpenCV.distanceTransform(mask, width: w, height: h), bitDepth: .float32)
-                smoothedDistance = try OpenCV.gaussianBlur(d, sigma: 1).pixels
+                distanceMap = try OpenCV.gaussianBlur(d, sigma: settings.seedSigma).pixels
             }
-            return smoothedDistance!
+            return distanceMap!
         }
         let seedSurface: [Float]
         switch config.declump {
         case .none, .intensity: seedSurface = try intensity()
         case .shape: seedSurface = try distance()
-        case .hybrid: seedSurface = zip(try distance(), try intensity()).map { $0 * max(0, $1) }
+        case .hybrid:
+            // Geometric mean: still in pixels of distance.
+            seedSurface = zip(try distance(), try intensity()).map { ($0 * $1).squareRoot() }
         }
         let floodSurface: [Float]
         switch config.dividingLines {
@@ -183,10 +226,16 @@ public struct NucleusSegmenter: Sendable {
         case .propagate: floodSurface = [Float](repeating: 0, count: w * h)
         }
 
-        let separation = config.maximaSuppressionDistance ?? config.minDiameter / 1.5
-        let radius = max(1, Int((separation - 0.5).rounded()))
-        let peaks = try localMaxima(seedSurface, mask: mask, width: w, height: h, radius: radius)
-        let seeds = labelSparse(peaks, width: w, height: h)
+        let seeds: LabelImage
+        if let separation = config.maximaSuppressionDistance {
+            let radius = max(1, Int((separation - 0.5).rounded()))
+            seeds = labelSparse(try localMaxima(seedSurface, mask: mask, width: w, height: h, radius: radius), width: w, height: h)
+        } else {
+            let peaks = significantMaxima(seedSurface, mask: mask, width: w, height: h, dynamic: Float(settings.seedDynamic))
+            var markers = [Int32](repeating: 0, count: w * h)
+            for (k, p) in peaks.enumerated() { markers[p] = Int32(k + 1) }
+            seeds = LabelImage(width: w, height: h, labels: markers, count: peaks.count)
+        }
         var labels = watershed(surface: floodSurface, markers: seeds, mask: mask, descending: true)
         // Mask pixels no seed reached: their components become objects of their own.
         var unreached = [UInt8](repeating: 0, count: w * h), any = false

@@ -21,6 +21,23 @@ public enum LocationColumns {
     }
 }
 
+/// Per-field columns of a fields table: nucleus count, threshold, the estimated diameter and QC.
+public enum FieldColumns {
+    public static let header = [
+        "Metadata_Plate", "Metadata_Well", "Metadata_Site", "Count_Nuclei", "Threshold", "QC_Flag",
+        "Segmentation_Diameter", "QC_ForegroundFraction", "QC_Separability", "QC_Contrast", "QC_RelativeContrast", "QC_Noise",
+        "QC_SaturatedFraction", "QC_Focus", "QC_Flags", "QC_Dropped",
+    ]
+
+    /// The values after the three metadata columns.
+    static func values(_ qc: FieldQC, count: Int, threshold: Float?, flag: String?, dropped: Bool) -> [String] {
+        func number(_ v: Double?) -> String { v.map { formatNumber(Double(String(format: "%.4g", $0)) ?? $0) } ?? "" }
+        return ["\(count)", threshold.map { formatCoordinate(Double($0)) } ?? "", flag ?? "", number(qc.diameter),
+                number(qc.foregroundFraction), number(qc.separability), number(qc.contrast), number(qc.relativeContrast), number(qc.noise),
+                number(qc.saturatedFraction), number(qc.focus), qc.flags.map(\.rawValue).joined(separator: ";"), dropped ? "1" : "0"]
+    }
+}
+
 /// One field's nuclei as read back from a locations file.
 public struct FieldNuclei: Sendable {
     public var well: String
@@ -30,7 +47,8 @@ public struct FieldNuclei: Sendable {
 
 /// `morpho segment` as code: per plate, segments the DNA channel of every field (illumination-corrected
 /// when functions are given) and writes `<output>/<plate>.csv` (one row per nucleus),
-/// `<plate>_fields.csv` (per field: nucleus count, threshold, QC flag) and, optionally, label images
+/// `<plate>_fields.csv` (per field: nucleus count, threshold, estimated diameter, QC measurements and
+/// flags; the nuclei of fields flagged by `dropFlagged` are left out of the locations) and, optionally, label images
 /// `labels/<plate>/<well>_s<site>.tif`. Plates whose record is current are skipped.
 public struct SegmentationStage: Sendable {
     public let config: SegmentationConfig
@@ -53,6 +71,23 @@ public struct SegmentationStage: Sendable {
         public var fields: Int
         public var nuclei: Int
         public var emptyFields: Int
+        /// Fields whose nuclei were left out by `dropFlagged`, by flag.
+        public var dropped: [FieldFlag: Int] = [:]
+
+        /// The counts of the plate's record.
+        var counts: [String: Int] {
+            var c = ["fields": fields, "nuclei": nuclei, "empty_fields": emptyFields]
+            for (flag, n) in dropped { c["dropped_\(flag.rawValue)"] = n }
+            return c
+        }
+
+        /// "2 fields dropped by QC (1 empty, 1 saturated)", or nil when none was.
+        public var droppedSummary: String? {
+            let total = dropped.values.reduce(0, +)
+            guard total > 0 else { return nil }
+            let parts = FieldFlag.allCases.compactMap { f in dropped[f].map { "\($0) \(f.rawValue)" } }
+            return "\(total) field\(total == 1 ? "" : "s") dropped by QC (\(parts.joined(separator: ", ")))"
+        }
     }
 
     public static func locationsURL(folder: URL, plate: String) -> URL { folder.appendingPathComponent("\(plate).csv") }
@@ -62,11 +97,7 @@ public struct SegmentationStage: Sendable {
     }
 
     public func run(_ experiment: Experiment, progress: Bool = true) throws -> [PlateResult] {
-        let dna = config.dnaChannel ?? experiment.channels.first ?? ""
-        guard experiment.channels.contains(dna) else {
-            throw MorphoError.config(key: "segmentation.dnaChannel",
-                                     problem: "channel '\(dna)' is not in the experiment (\(experiment.channels.joined(separator: ", ")))")
-        }
+        let dna = try Self.dnaChannel(config.dnaChannel, among: experiment.channels)
         AtomicFile.removeStaleTemporaries(under: output)
         var results = [PlateResult]()
         for plate in experiment.plates {
@@ -75,15 +106,17 @@ public struct SegmentationStage: Sendable {
             if let illumination { inputs.append(IlluminationStore.url(folder: illumination, plate: plate.name)) }
             let key = try UnitKey(config: config, inputs: inputs, extra: "\(dna)|labels=\(saveLabels)", output: out)
             if let record = key.current {
+                var dropped = [FieldFlag: Int]()
+                for flag in FieldFlag.allCases { if let n = record.counts["dropped_\(flag.rawValue)"], n > 0 { dropped[flag] = n } }
                 results.append(PlateResult(plate: plate.name, reused: true, fields: record.counts["fields"] ?? 0,
-                                           nuclei: record.counts["nuclei"] ?? 0, emptyFields: record.counts["empty_fields"] ?? 0))
+                                           nuclei: record.counts["nuclei"] ?? 0, emptyFields: record.counts["empty_fields"] ?? 0, dropped: dropped))
                 continue
             }
             let start = Date()
             let result = try segment(plate: plate, dna: dna, progress: progress)
             try key.finish(stage: "segmentation", unit: plate.name,
                            outputs: [out, Self.fieldsURL(folder: output, plate: plate.name)],
-                           counts: ["fields": result.fields, "nuclei": result.nuclei, "empty_fields": result.emptyFields],
+                           counts: result.counts,
                            seconds: Date().timeIntervalSince(start))
             results.append(result)
         }
@@ -101,36 +134,72 @@ public struct SegmentationStage: Sendable {
         let segmenter = try NucleusSegmenter(config)
         let sites = plate.wells.flatMap { w in w.sites.map { (well: w.id, site: $0) } }
         let reporter = ProgressReporter("segmentation \(plate.name)", total: sites.count, enabled: progress)
-        let fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?) in
+        var fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?, qc: FieldQC) in
             let (well, site) = sites[k]
             let context = "plate \(plate.name) well \(well) site \(site.index)"
             guard let file = site.files[dna] else {
                 throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
             }
-            let image = try function?.read(file, context: context) ?? ImageFile.readImage(file)
-            let result = try segmenter.segment(image, context: context)
+            let raw = try ImageFile.readImage(file)
+            let image = try function?.apply(to: raw, context: context) ?? raw
+            let result = try segmenter.segment(image, raw: raw, context: context)
             if saveLabels {
                 try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))
             }
             reporter.advance()
-            return (result.nuclei, result.threshold, result.flag)
+            return (result.nuclei, result.threshold, result.flag, result.qc)
         }
         reporter.finish()
+        var qcs = fields.map(\.qc)
+        FieldQC.flagOutOfFocus(&qcs)
+        var dropped = [FieldFlag: Int]()
+        for k in fields.indices {
+            fields[k].qc = qcs[k]
+            // A field counts once, under its first flag that drops it.
+            if let flag = qcs[k].flags.first(where: config.dropFlagged.contains) { dropped[flag, default: 0] += 1 }
+        }
         var rows = [[String]]()
-        for (k, field) in fields.enumerated() {
+        for (k, field) in fields.enumerated() where !field.qc.flags.contains(where: config.dropFlagged.contains) {
             for n in field.nuclei {
                 rows.append([plate.name, "\(sites[k].well)", "\(sites[k].site.index)"] + LocationColumns.values(n))
             }
         }
         try CSV.writeData(CSV.render(header: LocationColumns.header, rowCount: rows.count) { r, out in out = rows[r] },
                           to: Self.locationsURL(folder: output, plate: plate.name))
-        let qcHeader = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Count_Nuclei", "Threshold", "QC_Flag"]
-        try CSV.writeData(CSV.render(header: qcHeader, rowCount: fields.count) { k, out in
-            out = [plate.name, "\(sites[k].well)", "\(sites[k].site.index)", "\(fields[k].nuclei.count)",
-                   fields[k].threshold.map { formatCoordinate(Double($0)) } ?? "", fields[k].flag ?? ""]
+        try CSV.writeData(CSV.render(header: FieldColumns.header, rowCount: fields.count) { k, out in
+            let f = fields[k]
+            out = [plate.name, "\(sites[k].well)", "\(sites[k].site.index)"]
+                + FieldColumns.values(f.qc, count: f.nuclei.count, threshold: f.threshold, flag: f.flag,
+                                      dropped: f.qc.flags.contains(where: config.dropFlagged.contains))
         }, to: Self.fieldsURL(folder: output, plate: plate.name))
         return PlateResult(plate: plate.name, reused: false, fields: fields.count, nuclei: rows.count,
-                           emptyFields: fields.filter { $0.nuclei.isEmpty }.count)
+                           emptyFields: fields.filter { $0.nuclei.isEmpty }.count, dropped: dropped)
+    }
+
+    /// The DNA channel: `configured` when given (it must exist), else the one channel whose name says
+    /// DNA (DNA, OrigDNA, Hoechst, DAPI, Nuclei, ... in any case, with or without an Orig prefix or a
+    /// number). Never the first channel by default: a JUMP plate's first channel is AGP.
+    public static func dnaChannel(_ configured: String?, among channels: [String]) throws -> String {
+        let list = channels.joined(separator: ", ")
+        if let configured {
+            guard channels.contains(configured) else {
+                throw MorphoError.config(key: "segmentation.dnaChannel", problem: "channel '\(configured)' is not in the experiment (\(list))")
+            }
+            return configured
+        }
+        let names = ["dna", "hoechst", "dapi", "nuclei", "nucleus", "nuclear", "draq5", "h33342", "hoechst33342"]
+        let matches = channels.filter { channel in
+            var n = channel.lowercased().filter { $0.isLetter || $0.isNumber }
+            if n.hasPrefix("orig") { n.removeFirst(4) }
+            while let last = n.last, last.isNumber, !names.contains(n) { n.removeLast() }
+            return names.contains(n) || n.hasPrefix("hoechst") || n.hasPrefix("dapi")
+        }
+        guard matches.count == 1 else {
+            throw MorphoError.config(key: "segmentation.dnaChannel", problem: matches.isEmpty
+                ? "no channel is named like a DNA stain (DNA, OrigDNA, Hoechst, DAPI, Nuclei) among \(list); name it: dna_channel: <channel> in the segmentation stage, or --dna <channel>"
+                : "several channels look like DNA (\(matches.joined(separator: ", "))); name one: dna_channel: <channel>, or --dna <channel>")
+        }
+        return matches[0]
     }
 
     /// Reads a plate's locations file back, grouped by field.

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: MoA matching on the real BBBC021 profiles; profile, image-stage and network speed against pycytominer, scikit-image and PyTorch.",
-        subcommands: [BenchMoA.self, BenchProfiles.self, BenchImageStages.self, BenchEmbed.self, BenchTrain.self, BenchDeepNoise.self]
+        subcommands: [BenchMoA.self, BenchProfiles.self, BenchImageStages.self, BenchSegmentation.self, BenchEmbed.self, BenchTrain.self, BenchDeepNoise.self]
     )
 }
 

@@ -35,12 +35,11 @@ struct BenchImageStages: ParsableCommand {
             defer { if data == nil { try? FileManager.default.removeItem(at: dir) } }
             try generate(dir)
             say("data: \(fields) fields of 1280x1024, 3 channels, uint16 TIFF, illumination functions as float TIFF, \(dir.path)")
-            say("pipeline: divide by illumination; DNA: Gaussian(1), Otsu, fill holes, intensity declumping (seeds: maxima of")
-            say("Gaussian(min diameter / 3.5) 2r+1 apart, watershed on the inverted smoothed image), size filter, per-nucleus")
+            say("pipeline: divide by illumination; DNA: Morpho's default segmentation (nucleus diameter estimated per field, adaptive")
+            say("Otsu, fill holes, h-maxima shape declumping, per-object refinement, size filter, QC); scikit-image: Gaussian(1), Otsu,")
+            say("fill holes, intensity declumping (maxima of Gaussian(12 / 3.5) 2r+1 apart), size filter 12-60 px; then per-nucleus")
             say("centre/area/box/mean intensity; 96 px crops of all channels (skip at edges, divide by crop max)")
-            var config = SegmentationConfig()
-            config.minDiameter = 12
-            config.maxDiameter = 60
+            let config = SegmentationConfig()
             let repeats = max(1, self.repeats)
             for t in threads.split(separator: ",").compactMap({ Int($0) }) {
                 let runs = try (0..<repeats).map { _ in try timeMorpho(dir, config: config, threads: t) }
@@ -51,7 +50,7 @@ struct BenchImageStages: ParsableCommand {
                 let output: String
                 do {
                     output = try runForStdout(python, [ScriptLocator.script("bench_skimage.py"), dir.path, "--threads", "\(t)", "--repeats", "\(repeats)",
-                                            "--min-diameter", "\(config.minDiameter)", "--max-diameter", "\(config.maxDiameter)"])
+                                            "--min-diameter", "12", "--max-diameter", "60"])
                 } catch let error as MorphoError {
                     say("scikit-image: \(error.description)")
                     continue

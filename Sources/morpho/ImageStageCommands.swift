@@ -87,29 +87,36 @@ struct IllumCommand: ParsableCommand {
 
 /// Segmentation options shared by `morpho segment` and the benchmark.
 struct SegmentationOptions: ParsableArguments {
-    @Option(help: "DNA channel name (default: the first channel).") var dna: String?
-    @Option(help: "Gaussian sigma before thresholding (pixels).") var sigma = SegmentationConfig().smoothingSigma
+    @Option(help: "DNA channel name (default: the channel named DNA, OrigDNA, Hoechst, DAPI or Nuclei).") var dna: String?
+    @Option(help: "Typical nucleus diameter in pixels (default: estimated on every field).") var diameter: Double?
+    @Option(help: "Gaussian sigma before thresholding, pixels (default: diameter / 24, at least 0.5).") var sigma: Double?
     @Option(help: "otsu, otsu3-foreground or otsu3-background.") var threshold = SegmentationConfig().threshold.rawValue
+    @Option(help: "adaptive (default) or global.") var thresholdScope = SegmentationConfig().thresholdScope.rawValue
     @Option(help: "Multiply the automatic threshold by this.") var thresholdScale = SegmentationConfig().thresholdScale
     @Flag(help: "Threshold log intensities.") var logTransform = false
-    @Option(help: "Adaptive threshold in blocks of this many pixels (CellProfiler uses 50); global when absent.") var adaptiveWindow: Int?
-    @Option(help: "Smallest nucleus diameter kept (pixels).") var minDiameter = SegmentationConfig().minDiameter
-    @Option(help: "Largest nucleus diameter kept (pixels).") var maxDiameter = SegmentationConfig().maxDiameter
+    @Option(help: "Adaptive threshold block size, pixels (default: 1.75 x diameter).") var adaptiveWindow: Int?
+    @Option(help: "Smallest nucleus diameter kept, pixels (default: diameter / 3).") var minDiameter: Double?
+    @Option(help: "Largest nucleus diameter kept, pixels (default: 3 x diameter).") var maxDiameter: Double?
     @Option(help: "Declumping seeds: none, intensity, shape or hybrid.") var declump = SegmentationConfig().declump.rawValue
     @Option(help: "Dividing lines: intensity, shape or propagate.") var dividingLines = SegmentationConfig().dividingLines.rawValue
-    @Option(help: "Per-object threshold fraction (0...1) that trims halos; off when absent.") var refine: Double?
+    @Option(help: "Smallest seed dynamic, pixels (default: diameter / 80).") var seedDynamic: Double?
+    @Option(help: "Per-object threshold fraction (0...1) that trims halos.") var refine = SegmentationConfig().refineFraction ?? 0
     @Flag(help: "Drop nuclei touching the image border.") var removeBorder = false
+    @Flag(help: "Keep the nuclei of fields flagged by QC (empty, saturated, out of focus).") var keepFlagged = false
 
     func config() throws -> SegmentationConfig {
         var c = SegmentationConfig()
         c.dnaChannel = dna
+        c.diameter = diameter
         c.smoothingSigma = sigma
         c.threshold = try choice(threshold, key: "segmentation.threshold", what: "method")
+        c.thresholdScope = try choice(thresholdScope, key: "segmentation.thresholdScope", what: "scope")
         c.declump = try choice(declump, key: "segmentation.declump", what: "method")
         c.dividingLines = try choice(dividingLines, key: "segmentation.dividingLines", what: "method")
         c.thresholdScale = thresholdScale; c.logTransform = logTransform
-        c.minDiameter = minDiameter; c.maxDiameter = maxDiameter
+        c.minDiameter = minDiameter; c.maxDiameter = maxDiameter; c.seedDynamic = seedDynamic
         c.refineFraction = refine; c.removeBorderObjects = removeBorder; c.adaptiveWindow = adaptiveWindow
+        if keepFlagged { c.dropFlagged = [] }
         try c.validate()
         return c
     }
@@ -132,6 +139,7 @@ struct SegmentCommand: ParsableCommand {
     @OptionGroup var experiment: ExperimentOptions
     @OptionGroup var segmentation: SegmentationOptions
     @Option(help: "Segment these TIFF files instead of an experiment (repeatable).") var image: [String] = []
+    @Option(help: "With --image: the plane (page x sample, from 0) of a multi-page or multi-channel TIFF.") var plane: Int?
     @Option(help: "Folder of illumination functions from `morpho illum`.") var illum: String?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Also write label images.") var saveLabels = false
@@ -145,22 +153,44 @@ struct SegmentCommand: ParsableCommand {
                 let segmenter = try NucleusSegmenter(config)
                 for path in image {
                     let url = URL(fileURLWithPath: path)
-                    let result = try segmenter.segment(try ImageFile.readImage(url), context: path)
+                    let result = try segmenter.segment(try Self.readPlane(url, plane: plane), context: path)
                     let name = url.deletingPathExtension().lastPathComponent
                     try CSV.writeData(CSV.render(header: Array(LocationColumns.header.dropFirst(3)), rowCount: result.nuclei.count) { i, row in
                         row = LocationColumns.values(result.nuclei[i])
                     }, to: output.appendingPathComponent("\(name).csv"))
                     if saveLabels { try TIFF.write(result.labels.image, to: output.appendingPathComponent("\(name)_labels.tif")) }
-                    say("\(path): \(result.nuclei.count) nuclei, threshold \(result.threshold.map { String(format: "%.4g", $0) } ?? "none")\(result.flag.map { " (\($0))" } ?? "")")
+                    let d = result.settings.map { String(format: ", nucleus diameter %.1f px%@", $0.diameter, config.configuredDiameter == nil ? " (estimated)" : "") } ?? ""
+                    let flags = String(format: ", contrast %.1f noise units (%.1fx the background)", result.qc.contrast, result.qc.relativeContrast)
+                        + (result.qc.flags.isEmpty ? "" : ", QC: " + result.qc.flags.map(\.rawValue).joined(separator: ", "))
+                    say("\(path): \(result.nuclei.count) nuclei\(d), threshold \(result.threshold.map { String(format: "%.4g", $0) } ?? "none")\(result.flag.map { " (\($0))" } ?? "")\(flags)")
                 }
                 return
             }
             let stage = try SegmentationStage(config: config, output: output, illumination: illum.map { URL(fileURLWithPath: $0) },
                                               saveLabels: saveLabels)
             for r in try stage.run(try experiment.load(), progress: !quiet) {
-                say("\(r.plate): \(r.nuclei) nuclei in \(r.fields) fields\(r.emptyFields > 0 ? ", \(r.emptyFields) field(s) without nuclei" : "")\(r.reused ? " (up to date)" : "")")
+                say("\(r.plate): \(r.nuclei) nuclei in \(r.fields) fields\(r.emptyFields > 0 ? ", \(r.emptyFields) field(s) without nuclei" : "")\(r.droppedSummary.map { ", \($0)" } ?? "")\(r.reused ? " (up to date)" : "")")
             }
         }
+    }
+}
+
+extension SegmentCommand {
+    /// One grey plane of a file: the only one, or plane `plane` (pages x samples, from 0) of a
+    /// multi-page or multi-channel TIFF; an error lists how many there are when it is ambiguous.
+    static func readPlane(_ url: URL, plane: Int?) throws -> Image {
+        guard !ImageFile.decodesWithOpenCV(url) else { return try ImageFile.readImage(url) }
+        let planes = try TIFF.read(url)
+        if let plane {
+            guard planes.indices.contains(plane) else {
+                throw MorphoError.data(context: url.path, problem: "--plane \(plane) is out of range: the file has \(planes.count) plane(s) (0...\(planes.count - 1))")
+            }
+            return planes[plane]
+        }
+        guard planes.count == 1 else {
+            throw MorphoError.data(context: url.path, problem: "the file has \(planes.count) planes (pages x channels); choose the DNA one with --plane 0...\(planes.count - 1)")
+        }
+        return planes[0]
     }
 }
 

@@ -147,6 +147,28 @@ func errorText(_ body: () throws -> Void) -> String {
         #expect(field.channel("DNA")!.bitDepth == .uint16)
     }
 
+    /// JUMP's load_data.csv: no Image_ prefix, OrigX channel names, AGP first, Metadata_Source as batch;
+    /// URL_ columns (path or file:// URL) instead of FileName/PathName; Frame_ columns other than 0 refused.
+    @Test func readsJumpAndURLConventions() throws {
+        let names = ["AGP", "DNA", "ER", "Mito", "RNA"]
+        let header = "Metadata_Source,Metadata_Plate,Metadata_Well,Metadata_Site,"
+            + names.map { "FileName_Orig\($0),PathName_Orig\($0)" }.joined(separator: ",")
+        let row = "source_4,BR00116991,A01,1," + names.map { "r01c01f01p01-\(Self.channels[$0]!)sk1fk1fl1.tiff,\(Self.jump.path)" }.joined(separator: ",")
+        let (e, report) = try LoadDataLayout.read(try write(header + "\n" + row + "\n"))
+        #expect(report.errors.isEmpty && e.channels == names.map { "Orig\($0)" } && e.plates[0].batch == "source_4")
+        #expect(e.plates[0].wells[0].sites[0].files["OrigDNA"]?.lastPathComponent == "r01c01f01p01-ch5sk1fk1fl1.tiff")
+
+        let dna = Self.jump.appendingPathComponent("r01c01f01p01-ch5sk1fk1fl1.tiff")
+        let urls = "Metadata_Plate,Metadata_Well,URL_DNA,Image_URL_ER\nP1,A01,\(dna.absoluteString),\(Self.jump.path)/r01c01f01p01-ch4sk1fk1fl1.tiff\n"
+        let (u, r2) = try LoadDataLayout.read(try write(urls))
+        #expect(r2.errors.isEmpty && u.channels == ["DNA", "ER"] && u.plates[0].wells[0].sites[0].files["DNA"]?.path == dna.path)
+
+        let remote = "Metadata_Plate,Metadata_Well,URL_DNA\nP1,A01,s3://bucket/x.tiff\n"
+        #expect(errorText { _ = try LoadDataLayout.read(try write(remote)) }.contains("load_data.csv:2: URL_DNA 's3://bucket/x.tiff' is not a local file"))
+        let frames = "Metadata_Plate,Metadata_Well,FileName_DNA,PathName_DNA,Frame_DNA\nP1,A01,r01c01f01p01-ch5sk1fk1fl1.tiff,\(Self.jump.path),2\n"
+        #expect(errorText { _ = try LoadDataLayout.read(try write(frames)) }.contains("column Frame_DNA selects plane 2"))
+    }
+
     @Test func mismatchedChannelSizesNameTheField() throws {
         let names = ["DNA", "ER"]
         let dsb = TestPaths.realData.appendingPathComponent("dsb2018_nuclei/img2d.tif").path
@@ -178,7 +200,7 @@ func errorText(_ body: () throws -> Void) -> String {
         let url = try write(header(["DNA", "ER"]) + "\n" + row(["DNA", "ER"]) + "\n")
         let text = errorText { _ = try LoadDataLayout.read(url, options: .init(channels: ["DNA", "Mito"])) }
         #expect(text.contains("unknown channel 'ER' (expected DNA, Mito)"))
-        #expect(text.contains("channel 'Mito' has no Image_FileName_Mito column"))
+        #expect(text.contains("channel 'Mito' has no FileName_Mito or URL_Mito column"))
     }
 
     @Test func platesWithoutControlsAndUnannotatedTreatmentsAreWarnings() throws {
@@ -199,6 +221,6 @@ func errorText(_ body: () throws -> Void) -> String {
 
     @Test func notALoadDataFile() throws {
         let url = try write("a,b\n1,2\n")
-        #expect(errorText { _ = try LoadDataLayout.read(url) }.contains("no Image_FileName_<Channel> columns"))
+        #expect(errorText { _ = try LoadDataLayout.read(url) }.contains("no FileName_<Channel> or URL_<Channel> columns (with or without the Image_ prefix)"))
     }
 }

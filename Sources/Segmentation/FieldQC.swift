@@ -1,0 +1,113 @@
+import Foundation
+import ImageProcessing
+import MorphoCore
+
+/// Image-quality measurements of one field, written to the fields table. The contrast is in units of
+/// the background's pixel noise, so it means the same on any camera, bit depth and exposure.
+public struct FieldQC: Sendable, Equatable {
+    /// Fraction of pixels in the (filled) foreground mask.
+    public var foregroundFraction = 0.0
+    /// Otsu's separability: between-class variance over total variance of the smoothed image for the
+    /// mask's two classes (1: two spikes; 2/pi ~ 0.64 for pure Gaussian noise).
+    public var separability = 0.0
+    /// (median foreground - median background) / background noise; noise is the standard deviation
+    /// estimated from differences of horizontally adjacent background pixels, E|dI| sqrt(pi) / 2,
+    /// which ignores smooth illumination gradients.
+    public var contrast = 0.0
+    /// (90th percentile of the foreground - median background) / (median background - the image's
+    /// 0.1th percentile, at least the noise): how far the foreground stands above the background
+    /// compared with how far the background stands above the darkest pixels (the camera offset). A
+    /// background-only field split by Otsu gives about 1 or less.
+    public var relativeContrast = 0.0
+    /// Background noise (image units).
+    public var noise = 0.0
+    /// Fraction of pixels at the image's maximum value when more than one pixel holds it
+    /// (CellProfiler's PercentMaximal / 100): clipped by the camera or the bit depth.
+    public var saturatedFraction = 0.0
+    /// Mean squared Laplacian of the smoothed image over the foreground, over the squared contrast
+    /// in image units: how sharp the edges are for their height. Compared within a plate.
+    public var focus: Double?
+    /// The estimated nucleus diameter (pixels); nil when it was configured.
+    public var diameter: Double?
+    public var count = 0
+    public var flags: [FieldFlag] = []
+
+    public init(saturatedFraction: Double = 0) { self.saturatedFraction = saturatedFraction }
+
+    /// A field holds nuclei when its foreground stands at least 5 noise units and twice the
+    /// background's own height above the background (`relativeContrast`), and covers less than 90% of
+    /// the field. Pure noise split by Otsu gives contrasts about 1; a real background patch of the JUMP
+    /// field (out-of-focus glow) 7.5 noise units but a relative contrast under 2; nuclear stains give
+    /// tens to hundreds of noise units.
+    public var separable: Bool { contrast >= 5 && relativeContrast >= 2 && foregroundFraction > 0 && foregroundFraction < 0.9 }
+
+    /// The fraction of pixels at the maximum, when at least two pixels hold it.
+    static func saturatedFraction(_ image: Image) -> Double {
+        image.pixels.withUnsafeBufferPointer { p in
+            let top = extremes(p).1
+            var n = 0
+            for v in p where v == top { n += 1 }
+            return n > 1 ? Double(n) / Double(p.count) : 0
+        }
+    }
+
+    /// Measures foreground fraction, separability, contrast, noise and focus.
+    static func measure(_ image: Image, smoothed: Image, mask: [UInt8], saturatedFraction: Double) -> FieldQC {
+        var qc = FieldQC(saturatedFraction: saturatedFraction)
+        let w = image.width, h = image.height, n = w * h
+        var fg = [Float](), bg = [Float]()
+        fg.reserveCapacity(n / 4); bg.reserveCapacity(n)
+        var diffSum = 0.0, diffCount = 0
+        var s1 = 0.0, s0 = 0.0, ss = 0.0, sAll = 0.0
+        image.pixels.withUnsafeBufferPointer { p in
+            smoothed.pixels.withUnsafeBufferPointer { sm in
+                for i in 0..<n {
+                    let v = Double(sm[i])
+                    sAll += v; ss += v * v
+                    if mask[i] != 0 { fg.append(p[i]); s1 += v } else {
+                        bg.append(p[i]); s0 += v
+                        if i % w + 1 < w && mask[i + 1] == 0 { diffSum += Double(abs(p[i + 1] - p[i])); diffCount += 1 }
+                    }
+                }
+            }
+        }
+        qc.foregroundFraction = Double(fg.count) / Double(n)
+        guard !fg.isEmpty, !bg.isEmpty else { return qc }
+        let mean = sAll / Double(n), total = ss / Double(n) - mean * mean
+        let m1 = s1 / Double(fg.count), m0 = s0 / Double(bg.count), p1 = qc.foregroundFraction
+        qc.separability = total > 0 ? min(1, p1 * (1 - p1) * (m1 - m0) * (m1 - m0) / total) : 0
+        let step = Double(percentile(fg, 90) - percentile(bg, 50))
+        qc.noise = diffCount > 0 ? diffSum / Double(diffCount) * Double.pi.squareRoot() / 2 : 0
+        qc.contrast = step / max(qc.noise, 1e-6 * max(abs(step), 1e-30))
+        let background = Double(percentile(bg, 50)), dark = Double(percentile(image.pixels, 0.1))
+        qc.relativeContrast = step / max(background - dark, qc.noise, 1e-6 * max(abs(step), 1e-30))
+        // Focus: 4-neighbour Laplacian of the smoothed image over the foreground's interior rows/columns.
+        var lap = 0.0, count = 0
+        smoothed.pixels.withUnsafeBufferPointer { s in
+            for y in 1..<(h - 1) {
+                for x in 1..<(w - 1) where mask[y * w + x] != 0 {
+                    let i = y * w + x
+                    let l = Double(s[i - 1] + s[i + 1] + s[i - w] + s[i + w] - 4 * s[i])
+                    lap += l * l; count += 1
+                }
+            }
+        }
+        if count > 0 && step > 0 { qc.focus = lap / Double(count) / (step * step) }
+        return qc
+    }
+
+    /// Flags the fields whose focus is far below their plate's: robust z of log(focus) against the
+    /// plate's median and MAD below -3. Needs 8 fields with a focus score; otherwise flags nothing.
+    public static func flagOutOfFocus(_ fields: inout [FieldQC]) {
+        let logs = fields.compactMap { $0.focus.flatMap { $0 > 0 ? log($0) : nil } }
+        guard logs.count >= 8 else { return }
+        let median = Double(percentile(logs.map(Float.init), 50))
+        let mad = Double(percentile(logs.map { Float(abs($0 - median)) }, 50)) * 1.4826
+        guard mad > 0 else { return }
+        for k in fields.indices {
+            if let f = fields[k].focus, f > 0, (log(f) - median) / mad < -3, !fields[k].flags.contains(.outOfFocus) {
+                fields[k].flags.append(.outOfFocus)
+            }
+        }
+    }
+}
