@@ -179,3 +179,20 @@ import Testing
         #expect(fillHoles(open, width: 5, height: 5)[12] == 0)
     }
 }
+
+@Suite struct PercentileTests {
+    /// Quickselect gives exactly what interpolating in a sorted copy gives, ties and sizes 1...200 included.
+    @Test func matchesSortedInterpolation() {
+        var rng = SeededGenerator(seed: 3)
+        for n in 1...200 {
+            let values = (0..<n).map { _ in Float(Int(rng.uniform(0, 20))) + (n % 3 == 0 ? Float(rng.normal()) : 0) }
+            let sorted = values.sorted()
+            for p in [0.0, 0.1, 25, 50, 90, 99, 100] {
+                let position = p / 100 * Double(n - 1)
+                let lo = Int(position.rounded(.down)), hi = min(lo + 1, n - 1)
+                let expected = sorted[lo] + (sorted[hi] - sorted[lo]) * Float(position - Double(lo))
+                #expect(percentile(values, p) == expected, "n \(n) p \(p)")
+            }
+        }
+    }
+}
