@@ -77,9 +77,12 @@ public struct NucleusSegmenter: Sendable {
             return empty
         }
         let settings = config.resolved(diameter: scale.diameter)
-        let smoothed = scale.smoothingSigma == settings.smoothingSigma ? scale.smoothed
-            : try OpenCV.gaussianBlur(dna, sigma: settings.smoothingSigma)
-        let automatic = scale.smoothingSigma == settings.smoothingSigma ? scale.threshold : automaticThreshold(smoothed.pixels)
+        // The estimate's last smoothing is reused when it is the one the settings ask for.
+        var smoothed = scale.smoothed, automatic: Float? = scale.threshold
+        if scale.smoothingSigma != settings.smoothingSigma {
+            smoothed = try OpenCV.gaussianBlur(dna, sigma: settings.smoothingSigma)
+            automatic = automaticThreshold(smoothed.pixels)
+        }
         guard let automatic else {
             empty.flag = "constant image"
             empty.qc.flags = [.empty]

@@ -134,7 +134,7 @@ public struct SegmentationStage: Sendable {
         let segmenter = try NucleusSegmenter(config)
         let sites = plate.wells.flatMap { w in w.sites.map { (well: w.id, site: $0) } }
         let reporter = ProgressReporter("segmentation \(plate.name)", total: sites.count, enabled: progress)
-        var fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?, qc: FieldQC) in
+        let fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?, qc: FieldQC) in
             let (well, site) = sites[k]
             let context = "plate \(plate.name) well \(well) site \(site.index)"
             guard let file = site.files[dna] else {
@@ -152,14 +152,12 @@ public struct SegmentationStage: Sendable {
         reporter.finish()
         var qcs = fields.map(\.qc)
         FieldQC.flagOutOfFocus(&qcs)
+        // The flag that drops each field (its first one that `dropFlagged` lists), or nil.
+        let dropping = qcs.map { $0.flags.first(where: config.dropFlagged.contains) }
         var dropped = [FieldFlag: Int]()
-        for k in fields.indices {
-            fields[k].qc = qcs[k]
-            // A field counts once, under its first flag that drops it.
-            if let flag = qcs[k].flags.first(where: config.dropFlagged.contains) { dropped[flag, default: 0] += 1 }
-        }
+        for flag in dropping.compactMap({ $0 }) { dropped[flag, default: 0] += 1 }
         var rows = [[String]]()
-        for (k, field) in fields.enumerated() where !field.qc.flags.contains(where: config.dropFlagged.contains) {
+        for (k, field) in fields.enumerated() where dropping[k] == nil {
             for n in field.nuclei {
                 rows.append([plate.name, "\(sites[k].well)", "\(sites[k].site.index)"] + LocationColumns.values(n))
             }
@@ -169,8 +167,7 @@ public struct SegmentationStage: Sendable {
         try CSV.writeData(CSV.render(header: FieldColumns.header, rowCount: fields.count) { k, out in
             let f = fields[k]
             out = [plate.name, "\(sites[k].well)", "\(sites[k].site.index)"]
-                + FieldColumns.values(f.qc, count: f.nuclei.count, threshold: f.threshold, flag: f.flag,
-                                      dropped: f.qc.flags.contains(where: config.dropFlagged.contains))
+                + FieldColumns.values(qcs[k], count: f.nuclei.count, threshold: f.threshold, flag: f.flag, dropped: dropping[k] != nil)
         }, to: Self.fieldsURL(folder: output, plate: plate.name))
         return PlateResult(plate: plate.name, reused: false, fields: fields.count, nuclei: rows.count,
                            emptyFields: fields.filter { $0.nuclei.isEmpty }.count, dropped: dropped)

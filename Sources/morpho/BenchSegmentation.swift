@@ -37,7 +37,7 @@ struct BenchSegmentation: ParsableCommand {
             let segmenter = try NucleusSegmenter()
             let peer = noPeer ? nil : try? peerLabels(cases)
             if !noPeer && peer == nil { say("scikit-image: not run (no \(python) with scikit-image)") }
-            say("image                 scale  size       est.d  found/ref  Morpho F1 (ratio)   scikit-image F1 (ratio)   ms")
+            say("image                 TP   FP   FN  scale  size       est.d  found/ref  Morpho F1 (ratio)   scikit-image F1 (ratio)   ms")
             for (k, c) in cases.enumerated() {
                 let start = Date()
                 let result = try segmenter.segment(c.image, context: c.name)
@@ -45,7 +45,7 @@ struct BenchSegmentation: ParsableCommand {
                 let s = c.score(result.labels)
                 let p = peer.map { c.score($0[k]) }
                 let d = result.settings.map { String(format: "%5.1f", $0.diameter) } ?? "    -"
-                say(String(format: "%@ TP %d FP %d FN %d %5.2f  %-9@  %@  %4d/%-4d  %.3f (%.2f)        %@   %5.0f",
+                say(String(format: "%@  %3d  %3d  %3d  %5.2f  %-9@  %@  %4d/%-4d  %.3f (%.2f)        %@   %5.0f",
                            c.name.padding(toLength: 20, withPad: " ", startingAt: 0), s.match.truePositives, s.match.falsePositives, s.match.falseNegatives, c.scale, "\(c.image.width)x\(c.image.height)", d, s.found, s.reference, s.match.f1, s.countRatio,
                            p.map { String(format: "%.3f (%.2f)", $0.match.f1, $0.countRatio) } ?? "    -       ", ms))
             }
