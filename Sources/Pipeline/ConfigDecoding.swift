@@ -19,7 +19,8 @@ enum ConfigDecoding {
             throw describe(error, path: path, file: file, lines: lines)
         }
         // Keys the config does not have are dropped by decoding: find them by encoding the result back.
-        let known = try jsonObject(value)
+        var known = try jsonObject(value)
+        for key in optionalKeys(of: value) where known[key] == nil { known[key] = NSNull() }
         try checkKnown(node, known: known, defaults: base, path: path, file: file)
         return value
     }
@@ -30,6 +31,13 @@ enum ConfigDecoding {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
         return (try JSONSerialization.jsonObject(with: try encoder.encode(value)) as? [String: Any]) ?? [:]
+    }
+
+    /// The snake_case names of a config's stored properties, found by reflection: optional settings
+    /// that are nil by default are left out of the encoding but are still keys.
+    static func optionalKeys(of value: Any) -> [String] {
+        if let flat = value as? FlattenedConfig { return flat.parts.flatMap(optionalKeys) }
+        return Mirror(reflecting: value).children.compactMap { $0.label.map(snake) }
     }
 
     static func line(_ node: Node) -> String { node.mark.map { "line \($0.line)" } ?? "line ?" }

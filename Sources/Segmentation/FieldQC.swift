@@ -24,8 +24,9 @@ public struct FieldQC: Sendable, Equatable {
     /// Fraction of pixels at the image's maximum value when more than one pixel holds it
     /// (CellProfiler's PercentMaximal / 100): clipped by the camera or the bit depth.
     public var saturatedFraction = 0.0
-    /// Mean squared Laplacian of the smoothed image over the foreground, over the squared contrast
-    /// in image units: how sharp the edges are for their height. Compared within a plate.
+    /// Edge sharpness, 1 / edge width in pixels: the upper-quartile Sobel gradient of the unsmoothed
+    /// image on the foreground's boundary over the step from background to foreground. It measures the
+    /// optics' blur, not the nuclei's size or texture (phenotypes change those); compared within a plate.
     public var focus: Double?
     /// The estimated nucleus diameter (pixels); nil when it was configured.
     public var diameter: Double?
@@ -81,23 +82,14 @@ public struct FieldQC: Sendable, Equatable {
         qc.contrast = step / max(qc.noise, 1e-6 * max(abs(step), 1e-30))
         let background = Double(percentile(bg, 50)), dark = Double(percentile(image.pixels, 0.1))
         qc.relativeContrast = step / max(background - dark, qc.noise, 1e-6 * max(abs(step), 1e-30))
-        // Focus: 4-neighbour Laplacian of the smoothed image over the foreground's interior rows/columns.
-        var lap = 0.0, count = 0
-        smoothed.pixels.withUnsafeBufferPointer { s in
-            for y in 1..<(h - 1) {
-                for x in 1..<(w - 1) where mask[y * w + x] != 0 {
-                    let i = y * w + x
-                    let l = Double(s[i - 1] + s[i + 1] + s[i - w] + s[i + w] - 4 * s[i])
-                    lap += l * l; count += 1
-                }
-            }
-        }
-        if count > 0 && step > 0 { qc.focus = lap / Double(count) / (step * step) }
+        qc.focus = edgeSharpness(image, mask: mask, step: Float(step))
         return qc
     }
 
-    /// Flags the fields whose focus is far below their plate's: robust z of log(focus) against the
-    /// plate's median and MAD below -3. Needs 8 fields with a focus score; otherwise flags nothing.
+    /// Flags the fields whose edges are far blurrier than their plate's: a robust z of log(focus)
+    /// against the plate's median and MAD below -3 (statistically apart) and edges at least 1.3 times
+    /// the plate's median width (apart by an amount that matters: plates of near-identical fields have
+    /// tiny MADs). Needs 8 fields with a focus score; otherwise flags nothing.
     public static func flagOutOfFocus(_ fields: inout [FieldQC]) {
         let logs = fields.compactMap { $0.focus.flatMap { $0 > 0 ? log($0) : nil } }
         guard logs.count >= 8 else { return }
@@ -105,9 +97,33 @@ public struct FieldQC: Sendable, Equatable {
         let mad = Double(percentile(logs.map { Float(abs($0 - median)) }, 50)) * 1.4826
         guard mad > 0 else { return }
         for k in fields.indices {
-            if let f = fields[k].focus, f > 0, (log(f) - median) / mad < -3, !fields[k].flags.contains(.outOfFocus) {
+            if let f = fields[k].focus, f > 0, (log(f) - median) / mad < -3, log(f) - median < log(1 / 1.3), !fields[k].flags.contains(.outOfFocus) {
                 fields[k].flags.append(.outOfFocus)
             }
         }
+    }
+
+    /// 1 / edge width (pixels): the 75th percentile of the Sobel gradient magnitude (/ 8, image units
+    /// per pixel) over foreground pixels with a 4-neighbour in the background, over `step`. A step
+    /// blurred by a Gaussian of sigma s has a largest slope of step / (s sqrt(2 pi)).
+    static func edgeSharpness(_ image: Image, mask: [UInt8], step: Float) -> Double? {
+        let w = image.width, h = image.height
+        guard step > 0, w >= 3, h >= 3 else { return nil }
+        var gradients = [Float]()
+        image.pixels.withUnsafeBufferPointer { p in
+            mask.withUnsafeBufferPointer { m in
+                for y in 1..<(h - 1) {
+                    for x in 1..<(w - 1) {
+                        let i = y * w + x
+                        guard m[i] != 0, m[i - 1] == 0 || m[i + 1] == 0 || m[i - w] == 0 || m[i + w] == 0 else { continue }
+                        let gx = (p[i - w + 1] + 2 * p[i + 1] + p[i + w + 1]) - (p[i - w - 1] + 2 * p[i - 1] + p[i + w - 1])
+                        let gy = (p[i + w - 1] + 2 * p[i + w] + p[i + w + 1]) - (p[i - w - 1] + 2 * p[i - w] + p[i - w + 1])
+                        gradients.append((gx * gx + gy * gy).squareRoot() / 8)
+                    }
+                }
+            }
+        }
+        guard gradients.count >= 16 else { return nil }
+        return Double(percentile(gradients, 75) / step)
     }
 }
