@@ -87,7 +87,7 @@ public func significantMaxima(_ surface: [Float], mask: [UInt8], width w: Int, h
             }
         }
     }
-    order.sort()
+    sortByUpperHalf(&order)   // stable: indices were appended in ascending order
     var parent = [Int32](repeating: -1, count: w * h)   // -1: not yet merged
     var peak = [Int32](repeating: -1, count: w * h)     // at a root: its region's highest pixel
     var kept = [Int]()
@@ -126,4 +126,29 @@ public func significantMaxima(_ surface: [Float], mask: [UInt8], width w: Int, h
         }
     }
     return kept.sorted()
+}
+
+/// Sorts keys by their upper 32 bits, keeping the order of equal ones (LSD radix sort, two passes of
+/// 16 bits: O(n), where a comparison sort of a field's pixels took most of the seed search).
+func sortByUpperHalf(_ keys: inout [UInt64]) {
+    guard keys.count > 1 else { return }
+    var buffer = [UInt64](repeating: 0, count: keys.count)
+    var counts = [Int](repeating: 0, count: 1 << 16)
+    for shift in [UInt64(32), 48] {
+        keys.withUnsafeBufferPointer { src in
+            buffer.withUnsafeMutableBufferPointer { dst in
+                counts.withUnsafeMutableBufferPointer { c in
+                    for k in c.indices { c[k] = 0 }
+                    for key in src { c[Int((key >> shift) & 0xFFFF)] += 1 }
+                    var sum = 0
+                    for k in c.indices { let n = c[k]; c[k] = sum; sum += n }
+                    for key in src {
+                        let d = Int((key >> shift) & 0xFFFF)
+                        dst[c[d]] = key; c[d] += 1
+                    }
+                }
+            }
+        }
+        swap(&keys, &buffer)
+    }
 }

@@ -2,8 +2,14 @@
 /// values, returning a bin centre, as scikit-image's `threshold_otsu` / `threshold_multiotsu` do for
 /// floating-point images.
 public enum Otsu {
+    /// Counts in equal bins from `lo`, each `width` wide.
+    public struct Histogram: Sendable {
+        public var counts: [Double]
+        public var lo: Double, width: Double
+    }
+
     /// A histogram of `values` over [min, max] in `bins` bins; nil when the values are constant or empty.
-    static func histogram(_ values: [Float], bins: Int) -> (counts: [Double], lo: Double, width: Double)? {
+    public static func histogram(_ values: [Float], bins: Int) -> Histogram? {
         values.withUnsafeBufferPointer { v in
             var (lo, hi) = extremes(v)
             if !lo.isFinite || !hi.isFinite {  // infinities do not count
@@ -25,14 +31,19 @@ public enum Otsu {
                 for k in whole..<v.count { add(v[k], 0) }
             }
             let merged = (0..<bins).map { Double(counts[$0] + counts[bins + $0] + counts[2 * bins + $0] + counts[3 * bins + $0]) }
-            return (merged, Double(lo), Double(hi - lo) / Double(bins))
+            return Histogram(counts: merged, lo: Double(lo), width: Double(hi - lo) / Double(bins))
         }
     }
 
     /// Two-class Otsu (1979): the bin centre t maximising the between-class variance
     /// w0(t) w1(t) (mu0(t) - mu1(t))^2; foreground is `value > t`. Nil for constant images.
     public static func threshold(_ values: [Float], bins: Int = 256) -> Float? {
-        guard let (counts, lo, width) = histogram(values, bins: bins) else { return nil }
+        histogram(values, bins: bins).map(threshold)
+    }
+
+    /// Two-class Otsu on a histogram.
+    public static func threshold(_ histogram: Histogram) -> Float {
+        let (counts, lo, width, bins) = (histogram.counts, histogram.lo, histogram.width, histogram.counts.count)
         let centres = (0..<bins).map { lo + (Double($0) + 0.5) * width }
         let total = counts.reduce(0, +)
         let totalSum = zip(counts, centres).reduce(0) { $0 + $1.0 * $1.1 }
@@ -51,7 +62,12 @@ public enum Otsu {
     /// Three-class Otsu (Liao et al. 2001): the pair of bin centres (t1 < t2) maximising the
     /// between-class variance of the three classes. Nil for constant images.
     public static func thresholds3(_ values: [Float], bins: Int = 128) -> (low: Float, high: Float)? {
-        guard let (counts, lo, width) = histogram(values, bins: bins) else { return nil }
+        histogram(values, bins: bins).map(thresholds3)
+    }
+
+    /// Three-class Otsu on a histogram.
+    public static func thresholds3(_ histogram: Histogram) -> (low: Float, high: Float) {
+        let (counts, lo, width, bins) = (histogram.counts, histogram.lo, histogram.width, histogram.counts.count)
         var cw = [Double](repeating: 0, count: bins + 1), cs = cw
         for i in 0..<bins {
             cw[i + 1] = cw[i] + counts[i]
@@ -69,5 +85,53 @@ public enum Otsu {
             }
         }
         return (Float(lo + (Double(bi - 1) + 0.5) * width), Float(lo + (Double(bj - 1) + 0.5) * width))
+    }
+
+    /// The histogram of each of nx x ny blocks of a w x h image (block (bx, by) spans columns
+    /// bx w / nx ..< (bx + 1) w / nx and rows likewise), each over its own [min, max] of finite values
+    /// in `bins` bins as `histogram` bins that block's values (in Float arithmetic); nil for a
+    /// constant block. Two raster passes (extremes, then counts) instead of copying every block out.
+    public static func blockHistograms(_ values: [Float], width w: Int, height h: Int, nx: Int, ny: Int, bins: Int) -> [Histogram?] {
+        precondition(values.count == w * h && nx >= 1 && ny >= 1 && nx <= w && ny <= h)
+        let x0 = (0...nx).map { $0 * w / nx }, y0 = (0...ny).map { $0 * h / ny }
+        var lo = [Float](repeating: .infinity, count: nx * ny), hi = [Float](repeating: -.infinity, count: nx * ny)
+        values.withUnsafeBufferPointer { v in
+            for by in 0..<ny {
+                for y in y0[by]..<y0[by + 1] {
+                    for bx in 0..<nx {
+                        var l = lo[by * nx + bx], u = hi[by * nx + bx]
+                        for x in x0[bx]..<x0[bx + 1] {
+                            let value = v[y * w + x]
+                            if value.isFinite { l = min(l, value); u = max(u, value) }
+                        }
+                        lo[by * nx + bx] = l; hi[by * nx + bx] = u
+                    }
+                }
+            }
+        }
+        var counts = [Int32](repeating: 0, count: nx * ny * bins)
+        let last = bins - 1
+        values.withUnsafeBufferPointer { v in
+            counts.withUnsafeMutableBufferPointer { c in
+                for by in 0..<ny {
+                    for y in y0[by]..<y0[by + 1] {
+                        for bx in 0..<nx {
+                            let b = by * nx + bx, l = lo[b]
+                            guard hi[b] > l else { continue }
+                            let scale = Float(bins) / (hi[b] - l), base = b * bins
+                            for x in x0[bx]..<x0[bx + 1] {
+                                let value = v[y * w + x]
+                                if value.isFinite { c[base + min(last, Int((value - l) * scale))] += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (0..<(nx * ny)).map { b in
+            guard hi[b] > lo[b] else { return nil }
+            return Histogram(counts: counts[(b * bins)..<((b + 1) * bins)].map(Double.init), lo: Double(lo[b]),
+                             width: Double(hi[b] - lo[b]) / Double(bins))
+        }
     }
 }

@@ -112,12 +112,12 @@ extern "C" int mcv_connected_components(const uint8_t *mask, int width, int heig
     });
 }
 
-extern "C" int mcv_distance_transform(const uint8_t *mask, float *dst, int width, int height) {
+extern "C" int mcv_distance_transform(const uint8_t *mask, float *dst, int width, int height, int precise) {
     if (badSize(width, height)) return -1;
     return guarded([&] {
         cv::Mat in(height, width, CV_8U, const_cast<uint8_t *>(mask));
         cv::Mat out(height, width, CV_32F, dst);
-        cv::distanceTransform(in, out, cv::DIST_L2, cv::DIST_MASK_PRECISE, CV_32F);
+        cv::distanceTransform(in, out, cv::DIST_L2, precise ? cv::DIST_MASK_PRECISE : cv::DIST_MASK_5, CV_32F);
         return 0;
     });
 }

@@ -50,7 +50,7 @@ public enum NucleusScale {
     /// lines) do not count. 3 px when no component counts.
     public static func estimate(mask: [UInt8], width w: Int, height h: Int) throws -> Double {
         let components = try OpenCV.connectedComponents(mask, width: w, height: h, connectivity: 8)
-        let distance = try OpenCV.distanceTransform(mask, width: w, height: h)
+        let distance = try OpenCV.distanceTransform(mask, width: w, height: h, precise: false)
         var area = [Int](repeating: 0, count: components.count + 1)
         var inscribed = [Float](repeating: 0, count: components.count + 1)
         for i in 0..<(w * h) {

@@ -38,8 +38,9 @@ int mcv_disk_kernel(int radius, uint8_t *out);
 /// Writes labels 0 (background), 1...n-1 and returns n (the count including background), or -1.
 int mcv_connected_components(const uint8_t *mask, int width, int height, int connectivity, int32_t *labels);
 
-/// Exact Euclidean distance from every foreground pixel of a mask to the nearest background pixel.
-int mcv_distance_transform(const uint8_t *mask, float *dst, int width, int height);
+/// Euclidean distance from every foreground pixel of a mask to the nearest background pixel: exact
+/// when `precise`, else OpenCV's 5x5 chamfer approximation (within about 2%, several times faster).
+int mcv_distance_transform(const uint8_t *mask, float *dst, int width, int height, int precise);
 
 #ifdef __cplusplus
 }
