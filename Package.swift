@@ -45,13 +45,15 @@ let package = Package(
 
         .target(name: "MorphoCore"),
         .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib", "OpenCVBridge"]),
-        .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"]),
+        .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"], swiftSettings: optimizedInDebug),
         .target(name: "Profiling", dependencies: ["MorphoCore", "CLAPACK"]),
         .target(name: "MoAMatching", dependencies: ["MorphoCore", "Profiling"]),
-        .target(name: "ImageProcessing", dependencies: ["MorphoCore", "OpenCVBridge"]),
-        .target(name: "Illumination", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing"]),
-        .target(name: "Segmentation", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination"]),
-        .target(name: "Cropping", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination", "Segmentation"]),
+        // Pixel loops (here and in Synthetic, Illumination, Segmentation, Cropping) are optimized in debug
+        // builds too: unoptimized, the test suite spent most of its time in generic SIMD and closure calls.
+        .target(name: "ImageProcessing", dependencies: ["MorphoCore", "OpenCVBridge"], swiftSettings: optimizedInDebug),
+        .target(name: "Illumination", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing"], swiftSettings: optimizedInDebug),
+        .target(name: "Segmentation", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination"], swiftSettings: optimizedInDebug),
+        .target(name: "Cropping", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "Illumination", "Segmentation"], swiftSettings: optimizedInDebug),
         .target(name: "NeuralNetwork", dependencies: ["MorphoCore", "MorphoIO", "TorchBridge"]),
         .target(name: "Embedding", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork", "Profiling"]),
         .target(name: "Training", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork"]),
@@ -92,3 +94,7 @@ let package = Package(
     ],
     cxxLanguageStandard: .cxx17
 )
+
+/// `-O` for a target in debug builds (release builds are optimized anyway); `-enable-testing`, which
+/// debug builds pass, keeps `@testable import` working.
+var optimizedInDebug: [SwiftSetting] { [.unsafeFlags(["-O"], .when(configuration: .debug))] }

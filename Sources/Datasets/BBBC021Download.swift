@@ -66,6 +66,19 @@ public struct BBBC021Download {
         var order = [String](), byName = [String: Plate]()
         for r in 0..<csv.rowCount {
             let name = names[r]
+            // Paths from a served table name places under the destination, never outside it (the
+            // plate's name becomes the archive's file name).
+            if let problem = ConfinedPath.problem(name, allowFolders: false) {
+                throw MorphoError.table(file: imageCSV.path, line: csv.lineNumber(ofRow: r), column: "Image_Metadata_Plate_DAPI", problem: problem)
+            }
+            for (c, channel) in BBBC021Layout.channels.enumerated() {
+                if let problem = ConfinedPath.problem(paths[c][r]) {
+                    throw MorphoError.table(file: imageCSV.path, line: csv.lineNumber(ofRow: r), column: "Image_PathName_\(channel)", problem: problem)
+                }
+                if let problem = ConfinedPath.problem(files[c][r], allowFolders: false) {
+                    throw MorphoError.table(file: imageCSV.path, line: csv.lineNumber(ofRow: r), column: "Image_FileName_\(channel)", problem: problem)
+                }
+            }
             for c in paths.indices where paths[c][r] != paths[0][r] {
                 throw MorphoError.table(file: imageCSV.path, line: csv.lineNumber(ofRow: r), column: "Image_PathName_\(BBBC021Layout.channels[c])",
                                         problem: "plate \(name): channels in different folders ('\(paths[0][r])', '\(paths[c][r])')")
@@ -133,16 +146,17 @@ public struct BBBC021Download {
     /// fails its checks is deleted so the next run downloads it again. Returns the number of files.
     public func unpack(_ zip: URL, plate: Plate) throws -> Int {
         let fm = FileManager.default
-        let final = imagesFolder.appendingPathComponent(plate.folder)
+        let final = try ConfinedPath.resolve(plate.folder, under: imagesFolder, context: "plate \(plate.name)")
         let parent = final.deletingLastPathComponent()
         let staging = parent.appendingPathComponent(".\(final.lastPathComponent).unpacking")
         try? fm.removeItem(at: staging)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
         do {
             let archive = try ZipArchive(url: zip)
+            // Only the files the table lists are unpacked; anything else in the archive is skipped.
             let entries = archive.entries.filter { e in
                 let name = (e.name as NSString).lastPathComponent
-                return !e.isDirectory && !e.name.hasPrefix("__MACOSX/") && !name.hasPrefix(".")
+                return !e.isDirectory && !e.name.hasPrefix("__MACOSX/") && !name.hasPrefix(".") && plate.files.contains(name)
             }
             var seen = [String: String]()
             for e in entries {

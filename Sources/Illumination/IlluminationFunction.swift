@@ -24,6 +24,10 @@ public struct PlateMeanAccumulator: Sendable {
             throw MorphoError.mismatchedImages(
                 context: context, problem: "field is \(image.width)x\(image.height) but the plate's first field is \(fullWidth)x\(fullHeight)")
         }
+        if let first = image.pixels.withUnsafeBufferPointer(firstNonFinite) {
+            let bad = image.pixels.reduce(0) { $1.isFinite ? $0 : $0 + 1 }
+            throw MorphoError.data(context: context, problem: "\(bad) NaN or infinite pixel(s) (first at x=\(first % image.width), y=\(first / image.width)); the plate's mean image needs finite values")
+        }
         let small = try OpenCV.resize(image, width: width, height: height)
         for i in sum.indices { sum[i] += Double(small.pixels[i]) }
         count += 1

@@ -197,6 +197,37 @@ public enum TIFF {
                         compression: Int(comp), tiled: TIFFIsTiled(tif) != 0)
     }
 
+    /// The most bytes one decoded page may take in memory (as 32-bit floats): 1 GiB, or
+    /// `MORPHO_MAX_IMAGE_BYTES`. Sizes come from the file, so they are checked before allocating.
+    public static var memoryBudget: Int {
+        ProcessInfo.processInfo.environment["MORPHO_MAX_IMAGE_BYTES"].flatMap { Int($0) }.map { max($0, 1) } ?? 1 << 30
+    }
+
+    /// Refuses a page whose declared size cannot be right or would not fit the memory budget: its
+    /// decoded size above `memoryBudget`; strips or tiles whose stored bytes add up to more than the
+    /// file holds; or a decoded size over 100,000 times the stored bytes (deflate compresses at most
+    /// about 1,000:1), the mark of a header that declares pixels the file does not hold.
+    private static func checkDeclaredSize(_ tif: OpaquePointer, info: PageInfo, bytesPerSample: Int, url: URL, page: Int) throws {
+        let (pixels, o1) = info.width.multipliedReportingOverflow(by: info.height)
+        let (samples, o2) = pixels.multipliedReportingOverflow(by: info.samplesPerPixel)
+        let (floats, o3) = samples.multipliedReportingOverflow(by: 4)
+        let budget = memoryBudget
+        if o1 || o2 || o3 || floats > budget {
+            throw MorphoError.unsupportedImage(path: url.path, problem: "page \(page + 1) declares \(info.width)x\(info.height)x\(info.samplesPerPixel) samples, \(o3 ? "more than" : "\(floats >> 20) MiB") as floats; the memory budget is \(budget >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
+        }
+        let chunks = info.tiled ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif)
+        var stored: UInt64 = 0
+        for k in 0..<chunks { stored &+= TIFFGetStrileByteCount(tif, k) }
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.uint64Value ?? UInt64.max
+        if stored > fileSize {
+            throw MorphoError.file(path: url.path, problem: "corrupt or truncated TIFF: page \(page + 1)'s strips or tiles declare \(stored) bytes, the file holds \(fileSize)")
+        }
+        let decoded = UInt64(samples) * UInt64(max(1, bytesPerSample))
+        if decoded > 100_000 * max(stored, 1) {
+            throw MorphoError.file(path: url.path, problem: "corrupt TIFF: page \(page + 1) declares \(info.width)x\(info.height) pixels (\(decoded) bytes) but stores only \(stored) bytes")
+        }
+    }
+
     private static func readPage(_ tif: OpaquePointer, errors: UnsafeMutablePointer<MorphoTIFFErrorBuffer>,
                                  url: URL, page: Int, divisor: Divisor?) throws -> [Image] {
         let info = try pageInfo(tif, url: url)
@@ -210,6 +241,7 @@ public enum TIFF {
         let spp = info.samplesPerPixel
         let separate = planar == UInt16(PLANARCONFIG_SEPARATE)
         let (width, height) = (info.width, info.height)
+        try checkDeclaredSize(tif, info: info, bytesPerSample: bytes, url: url, page: page)
         var planes = (0..<spp).map { _ in [Float](repeating: 0, count: width * height) }  // one buffer each, no copy on write
 
         // Decodes one chunk (strip or tile) covering columns x0..<x0+cw (chunk row length `stride`

@@ -1,5 +1,6 @@
 import Foundation
 import MorphoCore
+import CYaml
 import Yams
 
 /// Typed config sections from YAML: a section's keys (snake_case) override the defaults of a `Codable`
@@ -38,6 +39,38 @@ enum ConfigDecoding {
     static func optionalKeys(of value: Any) -> [String] {
         if let flat = value as? FlattenedConfig { return flat.parts.flatMap(optionalKeys) }
         return Mirror(reflecting: value).children.compactMap { $0.label.map(snake) }
+    }
+
+    /// Pipeline files may not use YAML anchors and aliases: a few hundred bytes of nested aliases
+    /// expand to gigabytes ("billion laughs"), and composing such a file already expands them. So the
+    /// text is first read as libyaml events (constant memory), refusing the first anchor or alias.
+    static func refuseAnchors(in text: String, file: String) throws {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return }
+        defer { yaml_parser_delete(&parser) }
+        var bytes = Array(text.utf8)
+        try bytes.withUnsafeMutableBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            while true {
+                var event = yaml_event_t()
+                // A syntax error ends the scan; composing the text reports it with its position.
+                guard yaml_parser_parse(&parser, &event) == 1 else { return }
+                defer { yaml_event_delete(&event) }
+                let anchor: UnsafeMutablePointer<yaml_char_t>?
+                switch event.type {
+                case YAML_STREAM_END_EVENT: return
+                case YAML_ALIAS_EVENT: anchor = event.data.alias.anchor
+                case YAML_SCALAR_EVENT: anchor = event.data.scalar.anchor
+                case YAML_SEQUENCE_START_EVENT: anchor = event.data.sequence_start.anchor
+                case YAML_MAPPING_START_EVENT: anchor = event.data.mapping_start.anchor
+                default: anchor = nil
+                }
+                if let anchor {
+                    let name = String(cString: anchor)
+                    throw MorphoError.config(key: file, problem: "line \(event.start_mark.line + 1): YAML anchors and aliases (&\(name), *\(name)) are not supported in pipeline files; write the values out")
+                }
+            }
+        }
     }
 
     static func line(_ node: Node) -> String { node.mark.map { "line \($0.line)" } ?? "line ?" }

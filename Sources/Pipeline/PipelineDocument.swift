@@ -151,6 +151,7 @@ public struct Pipeline: Sendable {
         let file = url.lastPathComponent
         var root: Node
         do {
+            try ConfigDecoding.refuseAnchors(in: text, file: file)
             guard let node = try Yams.compose(yaml: text) else { throw MorphoError.config(key: file, problem: "empty pipeline file") }
             root = node
         } catch let error as YamlError {
@@ -303,6 +304,7 @@ public struct Pipeline: Sendable {
             guard let eq = o.firstIndex(of: "=") else { throw MorphoError.config(key: o, problem: "an override is KEY.PATH=VALUE") }
             let keys = o[..<eq].split(separator: ".").map(String.init)
             let valueText = String(o[o.index(after: eq)...])
+            try ConfigDecoding.refuseAnchors(in: valueText, file: "override '\(o)'")
             guard let value = try Yams.compose(yaml: valueText.isEmpty ? "''" : valueText) else { continue }
             root = try set(keys[...], value, in: root, whole: String(o[..<eq]))
         }

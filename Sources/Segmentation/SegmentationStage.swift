@@ -75,7 +75,7 @@ public struct SegmentationStage: Sendable {
         public var dropped: [FieldFlag: Int] = [:]
 
         /// The counts of the plate's record.
-        var counts: [String: Int] {
+        public var counts: [String: Int] {
             var c = ["fields": fields, "nuclei": nuclei, "empty_fields": emptyFields]
             for (flag, n) in dropped { c["dropped_\(flag.rawValue)"] = n }
             return c

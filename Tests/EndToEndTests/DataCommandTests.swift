@@ -109,4 +109,38 @@ import Testing
         let unknown = try Self.morpho(["data", "bbbc021", "--base-url", server.baseURL.absoluteString, "--plates", "Week9"], in: work)
         #expect(unknown.status == 1 && unknown.stderr.contains("'Week9' is neither a plate nor a batch of BBBC021 (batches: Week1, Week2;"), "\(unknown.stderr)")
     }
+
+    /// A served image table whose paths climb out of the destination is refused before anything is
+    /// fetched or written, with the row and column named; an archive entry the table does not list is
+    /// not unpacked.
+    @Test(.enabled(if: Peers.available)) func pathsFromTheServedTableStayInsideTheDestination() throws {
+        let served = try Self.serveTinyScreen()
+        let table = served.appendingPathComponent("BBBC021_v1_image.csv")
+        let original = try String(contentsOf: table, encoding: .utf8)
+        try original.replacingOccurrences(of: "Week1/Week1_22123", with: "../../victim/Week1_22123").write(to: table, atomically: true, encoding: .utf8)
+        let server = try LocalHTTPServer(root: served)
+        defer { server.stop() }
+        let work = TestPaths.temporaryDirectory("bbbc021-traversal")
+        let base = ["data", "bbbc021", "--base-url", server.baseURL.absoluteString, "--plates", "Week1_22123", "--quiet"]
+        let refused = try Self.morpho(base, in: work)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("BBBC021_v1_image.csv:2 column 'Image_PathName_DAPI'") && refused.stderr.contains("climbs out"), "\(refused.stderr)")
+        for folder in [work, work.deletingLastPathComponent(), work.appendingPathComponent("Data")] {
+            #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("victim").path))
+        }
+
+        // The real table again, and an archive with one file more than the table lists.
+        try original.write(to: table, atomically: true, encoding: .utf8)
+        _ = try Peers.run(["-c", """
+        import sys, zipfile
+        with zipfile.ZipFile(sys.argv[1], "a") as z:
+            z.writestr("Week1_22123/extra.sh", b"echo not an image")
+        """, served.appendingPathComponent("BBBC021_v1_images_Week1_22123.zip").path])
+        let fresh = TestPaths.temporaryDirectory("bbbc021-unlisted")
+        let fetched = try Self.morpho(base, in: fresh)
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        let plate = fresh.appendingPathComponent("Data/bbbc021/images/Week1/Week1_22123")
+        let files = try FileManager.default.contentsOfDirectory(atPath: plate.path)
+        #expect(files.count == 84 + 1 && !files.contains("extra.sh"))
+    }
 }

@@ -356,3 +356,36 @@ enum TinyPipeline {
         var units: [Unit]
     }
 }
+
+@Suite struct RealPlatePipelineTests {
+    /// `morpho run` on a JUMP-style LoadData CSV: the real JUMP field and a blank field. The run
+    /// finishes, drops the blank field by QC and says so; plate, batch and channel names carrying
+    /// markup reach report.html escaped.
+    @Test func blankFieldIsDroppedAndMarkupInMetadataIsEscaped() throws {
+        let dir = TestPaths.temporaryDirectory("pipeline-jump")
+        let jump = TestPaths.realData.appendingPathComponent("jump_cpg0000_A01_1").path
+        try TIFF.write(Image(width: 1080, height: 1080, value: 120, bitDepth: .uint16), to: dir.appendingPathComponent("blank.tif"))
+        let plate = "BR<img src=x onerror=alert(1)>", batch = "<script>alert('batch')</script>", other = "AGP<b onmouseover=alert(2)>"
+        let header = "Metadata_Batch,Metadata_Plate,Metadata_Well,Metadata_Site,FileName_OrigDNA,PathName_OrigDNA,FileName_\(other),PathName_\(other)"
+        let rows = ["\"\(batch)\",\"\(plate)\",A01,1,r01c01f01p01-ch5sk1fk1fl1.tiff,\(jump),r01c01f01p01-ch1sk1fk1fl1.tiff,\(jump)",
+                    "\"\(batch)\",\"\(plate)\",A02,1,blank.tif,\(dir.path),blank.tif,\(dir.path)"]
+        let csv = dir.appendingPathComponent("load_data.csv")
+        try Data(([header] + rows).joined(separator: "\n").utf8 + Data("\n".utf8)).write(to: csv)
+        let yaml = dir.appendingPathComponent("jump.yaml")
+        try """
+        name: jump
+        output: \(dir.appendingPathComponent("run").path)
+        experiment:
+          loaddata: {csv: \(csv.path)}
+        stages:
+          - illumination: {median_filter_size: 31}
+          - segmentation: {save_labels: true}
+        """.write(to: yaml, atomically: true, encoding: .utf8)
+        let r = try MorphoBinary.run(["run", yaml.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((r.stdout + r.stderr).contains("1 field dropped by QC (1 empty)"), "\(r.stdout)\n\(r.stderr)")
+        let report = try String(contentsOf: dir.appendingPathComponent("run/report.html"), encoding: .utf8)
+        for raw in [plate, batch, other, "<script>alert", "<img src=x", "<b onmouseover"] { #expect(!report.contains(raw), "\(raw)") }
+        #expect(report.contains("&lt;script&gt;alert(&#39;batch&#39;)&lt;/script&gt;") && report.contains("BR&lt;img src=x onerror=alert(1)&gt;"))
+    }
+}

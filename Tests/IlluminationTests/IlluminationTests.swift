@@ -182,3 +182,20 @@ func pearson(_ a: [Float], _ b: [Float]) -> Double {
         #expect(throws: MorphoError.self) { try fn.apply(to: Image(width: 5, height: 4, value: 1), context: "plate P well A01") }
     }
 }
+
+@Suite struct IlluminationBadInputTests {
+    /// A float field with NaN and infinite pixels is an error naming the field and the count, not a
+    /// crash in the median filter.
+    @Test func nonFinitePixelsAreNamed() throws {
+        var image = Image(width: 64, height: 48, value: 100, bitDepth: .float32)
+        image[5, 2] = .nan; image[7, 3] = .infinity; image[9, 4] = -.infinity
+        var sum = PlateMeanAccumulator(downscale: 2)
+        do {
+            try sum.add(image, context: "plate P well B02 site 1 channel DNA")
+            Issue.record("no error")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("plate P well B02 site 1 channel DNA") && message.contains("3 NaN or infinite pixel(s)") && message.contains("x=5, y=2"), "\(message)")
+        }
+    }
+}

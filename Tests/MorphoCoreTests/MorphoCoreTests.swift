@@ -207,3 +207,21 @@ import Testing
         #expect(throws: Bad.self) { _ = try concurrentMap(100) { i -> Int in if i == 37 { throw Bad() }; return i } }
     }
 }
+
+@Suite struct ConfinedPathTests {
+    @Test func relativePathsStayInsideTheirRoot() throws {
+        #expect(ConfinedPath.problem("Week1/Week1_22123") == nil)
+        #expect(ConfinedPath.problem("a.tif", allowFolders: false) == nil)
+        for bad in ["", "/etc", "~/x", "../x", "a/../../b", "a\\b", ".", "./"] { #expect(ConfinedPath.problem(bad) != nil, "\(bad)") }
+        #expect(ConfinedPath.problem("a/b.tif", allowFolders: false) != nil)
+
+        // A link inside the root that points outside it is refused; a root that does not exist yet is fine.
+        let root = TestPaths.temporaryDirectory("confined")
+        let outside = TestPaths.temporaryDirectory("confined-outside")
+        try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("link"), withDestinationURL: outside)
+        #expect(throws: MorphoError.self) { try ConfinedPath.resolve("link/plate", under: root, context: "test") }
+        #expect(try ConfinedPath.resolve("a/b", under: root, context: "test").path == root.appendingPathComponent("a/b").standardizedFileURL.path)
+        let fresh = root.appendingPathComponent("not/yet")
+        #expect(try ConfinedPath.resolve("x", under: fresh, context: "test").lastPathComponent == "x")
+    }
+}

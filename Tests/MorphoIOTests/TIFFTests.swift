@@ -199,6 +199,43 @@ func loadReferences(_ json: Data) throws -> [String: [PlaneReference]] {
         #expect(message != "no error")
     }
 
+    /// A minimal little-endian TIFF header declaring `width` x `height` 16-bit pixels in one
+    /// uncompressed strip of `stripBytes` bytes, followed by those bytes.
+    static func header(width: UInt32, height: UInt32, stripBytes: UInt32) -> Data {
+        var d = Data([0x49, 0x49, 42, 0, 8, 0, 0, 0])
+        func u16(_ v: UInt16) { d.append(contentsOf: [UInt8(v & 0xFF), UInt8(v >> 8)]) }
+        func u32(_ v: UInt32) { for k in 0..<4 { d.append(UInt8((v >> (8 * UInt32(k))) & 0xFF)) } }
+        let entries: [(UInt16, UInt16, UInt32)] = [(256, 4, width), (257, 4, height), (258, 3, 16), (259, 3, 1), (262, 3, 1),
+                                                   (273, 4, 8 + 2 + 9 * 12 + 4), (277, 3, 1), (278, 4, height), (279, 4, stripBytes)]
+        u16(UInt16(entries.count))
+        for (tag, type, value) in entries { u16(tag); u16(type); u32(1); type == 3 ? { u16(UInt16(value)); u16(0) }() : u32(value) }
+        u32(0)
+        d.append(Data(repeating: 7, count: Int(stripBytes)))
+        return d
+    }
+
+    /// Headers that declare more pixels than the file holds or than the memory budget allows are
+    /// refused before anything is allocated, naming the file (a 150-byte file declaring 100000 x
+    /// 100000 pixels asked for 40 GB).
+    @Test func declaredSizesAreCheckedBeforeAllocating() throws {
+        let dir = TestPaths.temporaryDirectory("bad-size")
+        let huge = dir.appendingPathComponent("huge.tif"), big = dir.appendingPathComponent("big.tif")
+        let liar = dir.appendingPathComponent("liar.tif"), fine = dir.appendingPathComponent("fine.tif")
+        try Self.header(width: 100_000, height: 100_000, stripBytes: 10).write(to: huge)
+        try Self.header(width: 20_000, height: 20_000, stripBytes: 10).write(to: big)
+        var lying = Self.header(width: 64, height: 64, stripBytes: 64 * 64 * 2)
+        lying = lying.prefix(lying.count - 4000)   // the strip says 8192 bytes; the file ends early
+        try lying.write(to: liar)
+        try Self.header(width: 64, height: 64, stripBytes: 64 * 64 * 2).write(to: fine)
+        let hugeProblem = problem { _ = try TIFF.read(huge) }
+        #expect(hugeProblem.hasPrefix(huge.path) && hugeProblem.contains("memory budget"), "\(hugeProblem)")
+        let bigProblem = problem { _ = try TIFF.read(big) }
+        #expect(bigProblem.hasPrefix(big.path) && bigProblem.contains("memory budget"), "\(bigProblem)")
+        let liarProblem = problem { _ = try TIFF.read(liar) }
+        #expect(liarProblem.hasPrefix(liar.path) && liarProblem.contains("the file holds"), "\(liarProblem)")
+        #expect(try TIFF.readImage(fine).pixels.allSatisfy { $0 == 7 * 256 + 7 })
+    }
+
     @Test func unsupportedSampleFormats() {
         let f16 = TestPaths.fixture("tiff/unsupported_float16.tif")
         #expect(problem { _ = try TIFF.read(f16) } == "\(f16.path): unsupported image: 16-bit float samples (Morpho reads 8/16/32-bit unsigned, 16-bit signed, 32/64-bit float)")

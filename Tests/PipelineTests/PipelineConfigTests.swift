@@ -45,6 +45,17 @@ import Testing
         do { _ = try parse(text, overrides: overrides); return "no error" } catch { return "\(error)" }
     }
 
+    /// Nested aliases ("billion laughs": 542 bytes that expand to 10^9 strings) are refused at once,
+    /// as are anchors anywhere, in the file or in an override.
+    @Test func anchorsAndAliasesAreRefused() {
+        let inner = ["&a0 [x, x, x, x, x, x, x, x, x, x]"] + (1..<9).map { k in "&a\(k) [" + Array(repeating: "*a\(k - 1)", count: 10).joined(separator: ", ") + "]" }
+        let bomb = Self.base.replacingOccurrences(of: "min_diameter: 6", with: "drop_flagged: [\(inner.joined(separator: ", "))]")
+        let e = error(bomb)
+        #expect(e.contains("anchors and aliases") && e.contains("&a0") && e.contains("line 8"), "\(e)")
+        let o = error(Self.base, overrides: ["stages.segmentation.drop_flagged=[&x empty, *x]"])
+        #expect(o.contains("anchors and aliases"), "\(o)")
+    }
+
     @Test func unknownKeysNameTheKeyAndLine() {
         let e = error(Self.base.replacingOccurrences(of: "min_diameter: 6", with: "min_diametre: 6"))
         #expect(e.contains("stages.segmentation.min_diametre") && e.contains("line 8") && e.contains("unknown key") && e.contains("min_diameter"), "\(e)")

@@ -43,7 +43,7 @@ public struct RunReport {
         <body>
         <h1>Morpho report: \(Charts.escape(manifest.pipeline))</h1>
         \(body)
-        <p style="font-size:12px;color:#777">Morpho \(manifest.morphoVersion), \(manifest.created), pipeline file \(Charts.escape(manifest.pipelineFile)) (hash \(manifest.pipelineHash)).</p>
+        <p style="font-size:12px;color:#777">Morpho \(Charts.escape(manifest.morphoVersion)), \(Charts.escape(manifest.created)), pipeline file \(Charts.escape(manifest.pipelineFile)) (hash \(Charts.escape(manifest.pipelineHash))).</p>
         <script>
         window.addEventListener('load', function () {
           var imgs = Array.prototype.slice.call(document.images);
@@ -60,7 +60,7 @@ public struct RunReport {
     }
 
     func summary() -> String {
-        var s = "<h2>Pipeline</h2><p>\(experiment.plates.count) plates, \(experiment.wellCount) wells, \(experiment.siteCount) fields, channels \(experiment.channels.joined(separator: ", ")); "
+        var s = "<h2>Pipeline</h2><p>\(experiment.plates.count) plates, \(experiment.wellCount) wells, \(experiment.siteCount) fields, channels \(Charts.escape(experiment.channels.joined(separator: ", "))); "
         s += "\(manifest.threads) threads on \(manifest.cores) cores. Compute time of all units: \(String(format: "%.1f", manifest.computeSeconds)) s.</p>"
         s += "<table><tr><th>stage</th><th>units</th><th>reused now</th><th>seconds</th><th>counts</th><th>results</th></tr>"
         for stage in manifest.stages {
@@ -68,8 +68,8 @@ public struct RunReport {
             for u in stage.units { for (k, v) in u.counts { counts[k, default: 0] += v } }
             let reused = stage.units.filter { $0.reusedNow == true }.count
             let metrics = stage.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.isNaN ? "n/a" : String(format: "%.3g", $0.value))" }
-            s += "<tr><td>\(stage.stage)</td><td>\(stage.units.count)</td><td>\(reused)</td><td>\(String(format: "%.1f", stage.seconds))</td>"
-            s += "<td>\(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))</td><td>\(metrics.joined(separator: ", "))</td></tr>"
+            s += "<tr><td>\(Charts.escape(stage.stage))</td><td>\(stage.units.count)</td><td>\(reused)</td><td>\(String(format: "%.1f", stage.seconds))</td>"
+            s += "<td>\(Charts.escape(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))</td><td>\(Charts.escape(metrics.joined(separator: ", ")))</td></tr>"
         }
         return s + "</table>"
     }
@@ -92,7 +92,7 @@ public struct RunReport {
                 let values = rows.map { r in cols.map { c in perWell["\(WellID(row: r, column: c))"] ?? .nan } }
                 let rowLabels = rows.map { String(WellID(row: $0, column: 1).description.prefix { $0.isLetter }) }
                 s += "<figure>" + Charts.heatmap(values, rowLabels: rowLabels, columnLabels: cols.map(String.init), title: "nuclei per well, \(plate.name)", showValues: true)
-                s += "<figcaption>\(Charts.escape(plate.name)) (\(plate.batch)): nuclei per well, \(Int(perWell.values.reduce(0, +))) in all</figcaption></figure>"
+                s += "<figcaption>\(Charts.escape(plate.name)) (\(Charts.escape(plate.batch))): nuclei per well, \(Int(perWell.values.reduce(0, +))) in all</figcaption></figure>"
             }
             s += "</div><h3>Segmentation</h3><div class=\"row\">"
             s += try fieldsWithOutlines()
@@ -139,12 +139,12 @@ public struct RunReport {
         let url = folder(.moa).appendingPathComponent("moa.json")
         guard let data = FileManager.default.contents(atPath: url.path),
               let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return "" }
-        var s = "<h2>Mechanism-of-action matching</h2><p>1-nearest-neighbour over treatment profiles, \(json["similarity"] ?? "") similarity. NSC: the neighbour is another compound; NSCB: another compound in another batch.</p>"
+        var s = "<h2>Mechanism-of-action matching</h2><p>1-nearest-neighbour over treatment profiles, \(Charts.escape("\(json["similarity"] ?? "")")) similarity. NSC: the neighbour is another compound; NSCB: another compound in another batch.</p>"
         s += "<table><tr><th>protocol</th><th>correct</th><th>scored</th><th>accuracy</th><th>mAP</th></tr>"
         for p in ["NSC", "NSCB"] {
             guard let r = json[p] as? [String: Any] else { continue }
             let acc = (r["accuracy"] as? NSNumber)?.doubleValue, map = (r["mAP"] as? NSNumber)?.doubleValue
-            s += "<tr><td>\(p)</td><td>\(r["correct"] ?? 0)</td><td>\(r["scored"] ?? 0)</td><td>\(acc.map { String(format: "%.3f", $0) } ?? "n/a")</td><td>\(map.map { String(format: "%.3f", $0) } ?? "n/a")</td></tr>"
+            s += "<tr><td>\(p)</td><td>\(Charts.escape("\(r["correct"] ?? 0)"))</td><td>\(Charts.escape("\(r["scored"] ?? 0)"))</td><td>\(acc.map { String(format: "%.3f", $0) } ?? "n/a")</td><td>\(map.map { String(format: "%.3f", $0) } ?? "n/a")</td></tr>"
         }
         s += "</table>"
         guard let nsc = json["NSC"] as? [String: Any], let moas = nsc["moas"] as? [String] else { return s }

@@ -46,8 +46,11 @@ public enum SegmentationPipelineStage: PipelineStage {
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         let stage = try SegmentationStage(config: config.base, output: context.folder(.locations), illumination: IlluminationPipelineStage.folder(context),
                                           saveLabels: config.extra.saveLabels)
-        return try stage.run(context.selected, progress: context.progress).map {
-            UnitOutcome(unit: $0.plate, reused: $0.reused, seconds: 0, counts: ["fields": $0.fields, "nuclei": $0.nuclei, "empty_fields": $0.emptyFields])
+        return try stage.run(context.selected, progress: context.progress).map { plate in
+            if context.progress, !plate.reused, let dropped = plate.droppedSummary {
+                FileHandle.standardError.write(Data("segmentation \(plate.plate): \(dropped)\n".utf8))
+            }
+            return UnitOutcome(unit: plate.plate, reused: plate.reused, seconds: 0, counts: plate.counts)
         }
     }
 }
