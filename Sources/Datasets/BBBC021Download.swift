@@ -54,7 +54,14 @@ public struct BBBC021Download {
         for name in BBBC021Download.metadataFiles {
             try http.fetch(baseURL.appendingPathComponent(name), to: destination.appendingPathComponent(name))
         }
-        return try BBBC021Download.plates(in: destination.appendingPathComponent(BBBC021Download.imageCSV))
+        let table = destination.appendingPathComponent(BBBC021Download.imageCSV)
+        do {
+            return try BBBC021Download.plates(in: table)
+        } catch {
+            // A table that fails its checks is not kept: the next run fetches it again.
+            try? FileManager.default.removeItem(at: table)
+            throw error
+        }
     }
 
     /// The plates of an image table, in table order.

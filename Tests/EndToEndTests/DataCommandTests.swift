@@ -136,10 +136,10 @@ import Testing
         with zipfile.ZipFile(sys.argv[1], "a") as z:
             z.writestr("Week1_22123/extra.sh", b"echo not an image")
         """, served.appendingPathComponent("BBBC021_v1_images_Week1_22123.zip").path])
-        let fresh = TestPaths.temporaryDirectory("bbbc021-unlisted")
-        let fetched = try Self.morpho(base, in: fresh)
+        // The refused table was not kept: the same destination fetches the good one.
+        let fetched = try Self.morpho(base, in: work)
         #expect(fetched.status == 0, "\(fetched.stderr)")
-        let plate = fresh.appendingPathComponent("Data/bbbc021/images/Week1/Week1_22123")
+        let plate = work.appendingPathComponent("Data/bbbc021/images/Week1/Week1_22123")
         let files = try FileManager.default.contentsOfDirectory(atPath: plate.path)
         #expect(files.count == 84 + 1 && !files.contains("extra.sh"))
     }
