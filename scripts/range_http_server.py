@@ -71,6 +71,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             status = 206
+        if status == 206 and name in args.empty_206:
+            # A faulty server: a valid range answer with no bytes in it.
+            self.record(name, 206)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.record(name, status)
         self.send_response(status)
         self.send_header("ETag", etag)
@@ -102,6 +110,7 @@ def main():
     p.add_argument("--fail", action="append", default=[])
     p.add_argument("--drop", action="append", default=[])
     p.add_argument("--no-ranges", action="store_true")
+    p.add_argument("--empty-206", action="append", default=[])
     args = p.parse_args()
     # A parent that spawns from a thread with signals blocked passes the mask on: take SIGTERM again.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])

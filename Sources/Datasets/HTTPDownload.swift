@@ -61,6 +61,7 @@ public struct HTTPDownload: Sendable {
             offset = 0
         }
 
+        var emptyAnswers = 0
         while info?.total == nil || offset < info!.total! {
             var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
             request.setValue("bytes=\(offset)-\(offset + Int64(chunkSize) - 1)", forHTTPHeaderField: "Range")
@@ -75,6 +76,11 @@ public struct HTTPDownload: Sendable {
                 if info == nil || info?.total != range.total || (offset == 0 && info?.validator != validator) {
                     info = PartInfo(url: url.absoluteString, validator: validator, total: range.total)
                     try saveInfo()
+                }
+                // A server that keeps answering with no bytes would be asked forever.
+                emptyAnswers = data.isEmpty ? emptyAnswers + 1 : 0
+                if emptyAnswers >= 3 {
+                    throw MorphoError.file(path: url.absoluteString, problem: "the server answered the range request for byte \(offset) with no data 3 times in a row; run the command again later")
                 }
                 try handle.write(contentsOf: data)
                 offset += Int64(data.count)

@@ -109,6 +109,18 @@ import Testing
         #expect(server.requests.count == 1)
     }
 
+    /// A server that answers range requests with 206 and an empty body is given up on after 3 such
+    /// answers, with the URL and byte named (it used to be asked 17,000 times in 40 s).
+    @Test(.enabled(if: Peers.available)) func emptyRangeAnswersEndTheDownload() throws {
+        let (served, dest, _) = try Self.setUp()
+        let server = try LocalHTTPServer(root: served, options: ["--empty-206", "file.bin"])
+        defer { server.stop() }
+        let url = server.baseURL.appendingPathComponent("file.bin")
+        let error = #expect(throws: MorphoError.self) { try Self.downloader().fetch(url, to: dest.appendingPathComponent("file.bin")) }
+        #expect(String(describing: error!).contains(url.absoluteString) && String(describing: error!).contains("no data 3 times"), "\(String(describing: error))")
+        #expect(server.requests.count == 3)
+    }
+
     @Test func contentRangeHeaders() {
         #expect(ContentRange("bytes 0-99/1000")?.first == 0 && ContentRange("bytes 0-99/1000")?.total == 1000)
         #expect(ContentRange("bytes */1000")?.first == nil && ContentRange("bytes */1000")?.total == 1000)
