@@ -169,6 +169,14 @@ public struct Pipeline: Sendable {
         }
         let name = try string("name") ?? url.deletingPathExtension().lastPathComponent
         guard let output = try string("output") else { throw MorphoError.config(key: "output", problem: "\(file): give the run folder as `output:`") }
+        // An empty value would write into the working folder; a file cannot hold a run.
+        if output.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw MorphoError.config(key: "output", problem: "\(file) \(ConfigDecoding.line(top["output"]!)): empty; give the run folder, e.g. `output: runs/screen1`")
+        }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isFolder), !isFolder.boolValue {
+            throw MorphoError.config(key: "output", problem: "\(file) \(ConfigDecoding.line(top["output"]!)): '\(output)' is a file, not a folder for the run")
+        }
         var threads = ProcessInfo.processInfo.activeProcessorCount
         if let n = top["threads"] {
             guard let t = n.int, t > 0 else { throw MorphoError.config(key: "threads", problem: "\(file) \(ConfigDecoding.line(n)): expected a positive integer") }

@@ -1,5 +1,6 @@
 import Foundation
 import MorphoCore
+import MorphoTestSupport
 import Pipeline
 import Testing
 
@@ -54,6 +55,19 @@ import Testing
         #expect(e.contains("anchors and aliases") && e.contains("&a0") && e.contains("line 8"), "\(e)")
         let o = error(Self.base, overrides: ["stages.segmentation.drop_flagged=[&x empty, *x]"])
         #expect(o.contains("anchors and aliases"), "\(o)")
+    }
+
+    /// An empty `output:` (which wrote into the working folder) and one naming a file are errors
+    /// naming the key and line.
+    @Test func outputMustNameAFolder() throws {
+        for empty in ["output:", "output: ''"] {
+            let e = error(Self.base.replacingOccurrences(of: "output: /tmp/run", with: empty))
+            #expect(e.contains("'output'") && e.contains("line 2") && e.contains("empty"), "\(e)")
+        }
+        let file = TestPaths.temporaryDirectory("output-file").appendingPathComponent("run.txt")
+        try Data("x".utf8).write(to: file)
+        let e = error(Self.base.replacingOccurrences(of: "output: /tmp/run", with: "output: \(file.path)"))
+        #expect(e.contains("'output'") && e.contains("is a file"), "\(e)")
     }
 
     @Test func unknownKeysNameTheKeyAndLine() {
