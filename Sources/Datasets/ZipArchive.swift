@@ -53,7 +53,7 @@ public struct ZipArchive: Sendable {
             directorySize = record.u64(40)
             directoryOffset = record.u64(48)
         }
-        guard directoryOffset + directorySize <= size else {
+        guard directoryOffset <= size, directorySize <= size - directoryOffset else {
             throw fail("central directory (\(directorySize) bytes at \(directoryOffset)) lies beyond the end of the \(size)-byte file (truncated download?)")
         }
         let directory = try file.read(at: directoryOffset, count: Int(directorySize))
@@ -77,9 +77,15 @@ public struct ZipArchive: Sendable {
                 let id = directory.u16(x), length = Int(directory.u16(x + 2))
                 if id == 1 {
                     var v = x + 4
-                    if entry.size == 0xFFFF_FFFF { entry.size = directory.u64(v); v += 8 }
-                    if entry.compressedSize == 0xFFFF_FFFF { entry.compressedSize = directory.u64(v); v += 8 }
-                    if entry.localHeaderOffset == 0xFFFF_FFFF { entry.localHeaderOffset = directory.u64(v) }
+                    // Each 8-byte value must lie inside this extra field (a crafted length reads past it).
+                    func next() throws -> UInt64 {
+                        guard v + 8 <= min(x + 4 + length, extraEnd) else { throw fail("central directory entry \(n): ZIP64 field too short") }
+                        defer { v += 8 }
+                        return directory.u64(v)
+                    }
+                    if entry.size == 0xFFFF_FFFF { entry.size = try next() }
+                    if entry.compressedSize == 0xFFFF_FFFF { entry.compressedSize = try next() }
+                    if entry.localHeaderOffset == 0xFFFF_FFFF { entry.localHeaderOffset = try next() }
                 }
                 x += 4 + length
             }
@@ -100,8 +106,13 @@ public struct ZipArchive: Sendable {
         defer { file.close() }
         let header = try file.read(at: entry.localHeaderOffset, count: 30)
         guard header.u32(0) == 0x0403_4b50 else { throw fail("local header missing at offset \(entry.localHeaderOffset)") }
-        var offset = entry.localHeaderOffset + 30 + UInt64(header.u16(26)) + UInt64(header.u16(28))
-        guard offset + entry.compressedSize <= file.size else { throw fail("data runs past the end of the archive (truncated download?)") }
+        // Sizes and offsets come from the file: compared by subtraction, so crafted values cannot overflow.
+        let headerLength = 30 + UInt64(header.u16(26)) + UInt64(header.u16(28))
+        guard entry.localHeaderOffset <= file.size, headerLength <= file.size - entry.localHeaderOffset,
+              entry.compressedSize <= file.size - entry.localHeaderOffset - headerLength else {
+            throw fail("data runs past the end of the archive (truncated download?)")
+        }
+        var offset = entry.localHeaderOffset + headerLength
 
         guard let out = fopen(destination.path, "wb") else {
             throw MorphoError.file(path: destination.path, problem: "cannot create: \(String(cString: strerror(errno)))")
@@ -153,6 +164,8 @@ public struct ZipArchive: Sendable {
                             try write(UnsafeRawBufferPointer(rebasing: o[0..<produced]))
                         }
                         written += UInt64(produced)
+                        // Stop as soon as the entry outgrows its declared size, not after writing all of it.
+                        if written > entry.size { throw fail("unpacks to more than the \(entry.size) bytes the archive says (damaged or crafted archive)") }
                         if status == Z_STREAM_END { finished = true; break }
                         guard status == Z_OK || (status == Z_BUF_ERROR && stream.avail_in == 0) else {
                             throw fail("corrupt deflate data (zlib status \(status))")
@@ -187,6 +200,9 @@ struct ReadOnlyFile {
     }
 
     func read(at offset: UInt64, count: Int) throws -> Data {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw MorphoError.file(path: url.path, problem: "ends at byte \(size), a read of \(count) bytes at \(offset) was asked for (truncated or damaged file)")
+        }
         var data = Data(count: count)
         var done = 0
         try data.withUnsafeMutableBytes { raw in

@@ -109,4 +109,59 @@ import Testing
         try Data("not a zip".utf8).write(to: zip)
         #expect(throws: MorphoError.self) { try ZipArchive(url: zip) }
     }
+
+    /// Crafted sizes: an entry whose directory record understates its size stops unpacking as soon as
+    /// it outgrows it (not after writing all of it); ZIP64 offsets and sizes near 2^64 are errors, not
+    /// integer-overflow traps.
+    /// The offset of the last `PK<a><b>` signature in `bytes`.
+    static func lastSignature(_ bytes: [UInt8], _ a: UInt8, _ b: UInt8) -> Int? {
+        var k = bytes.count - 4
+        while k >= 0 {
+            if bytes[k] == 0x50, bytes[k + 1] == 0x4b, bytes[k + 2] == a, bytes[k + 3] == b { return k }
+            k -= 1
+        }
+        return nil
+    }
+
+    @Test(.enabled(if: Peers.available)) func craftedSizesAreErrorsNotTraps() throws {
+        let dir = TestPaths.temporaryDirectory("zipcraft")
+        let zip = dir.appendingPathComponent("a.zip")
+        _ = try Peers.run(["-c", """
+        import sys, zipfile
+        with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("zeros.bin", bytes(8 << 20))
+        """, zip.path])
+        var bytes = [UInt8](try Data(contentsOf: zip))
+        // The central directory record's uncompressed size (offset 24 of the record) says 1000 bytes.
+        let record = try #require(Self.lastSignature(bytes, 1, 2))
+        bytes[record + 24] = 0xE8; bytes[record + 25] = 0x03; bytes[record + 26] = 0; bytes[record + 27] = 0
+        try Data(bytes).write(to: zip)
+        let archive = try ZipArchive(url: zip)
+        let out = dir.appendingPathComponent("zeros.bin")
+        let error = #expect(throws: MorphoError.self) { try archive.extract(archive.entries[0], to: out) }
+        #expect(String(describing: error!).contains("more than the 1000 bytes"), "\(String(describing: error))")
+        let left = (try? FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int) ?? 0
+        #expect(left <= 2 << 20)  // at most one inflate chunk past the declared size
+
+        // ZIP64: the end record's directory offset set to 2^64 - 16.
+        _ = try Peers.run(["-c", """
+        import sys, zipfile
+        with zipfile.ZipFile(sys.argv[1], "w", allowZip64=True) as z:
+            z.writestr("a.txt", b"hello")
+        """, zip.path])
+        bytes = [UInt8](try Data(contentsOf: zip))
+        let end = try #require(Self.lastSignature(bytes, 5, 6))
+        for k in 0..<4 { bytes[end + 12 + k] = 0xFF; bytes[end + 16 + k] = 0xFF }   // sizes say "see ZIP64"
+        var tail = [UInt8](repeating: 0, count: 56)
+        tail[0] = 0x50; tail[1] = 0x4b; tail[2] = 6; tail[3] = 6
+        for k in 40..<56 { tail[k] = 0xFF }; tail[48] = 0xF0                     // size and offset near 2^64
+        var locator = [UInt8](repeating: 0, count: 20)
+        locator[0] = 0x50; locator[1] = 0x4b; locator[2] = 6; locator[3] = 7
+        let recordAt = UInt64(end)
+        for k in 0..<8 { locator[8 + k] = UInt8((recordAt >> (8 * UInt64(k))) & 0xFF) }
+        bytes = Array(bytes[..<end]) + tail + locator + Array(bytes[end...])
+        try Data(bytes).write(to: zip)
+        let zip64 = #expect(throws: MorphoError.self) { try ZipArchive(url: zip) }
+        #expect(String(describing: zip64!).contains(zip.path), "\(String(describing: zip64))")
+    }
 }
