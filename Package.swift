@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CLAPACK", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
@@ -61,7 +62,7 @@ let package = Package(
                                                  "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Classification",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Classification", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "NeuralNetwork"]),
-        .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["MorphoCore", "MorphoIO", "CZlib", "CCrypto"]),
         .executableTarget(
             name: "morpho",
             dependencies: [
@@ -70,6 +71,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams"),
             ]
         ),
+
+        // libFuzzer targets for the TIFF, CSV, ZIP and YAML readers (`make fuzz`).
+        .executableTarget(name: "MorphoFuzz", dependencies: ["MorphoCore", "MorphoIO", "Datasets", "Pipeline"]),
 
         // Paths to ../shared and the fixtures, temporary folders, and the Python peers of the tests.
         .target(name: "MorphoTestSupport", dependencies: ["MorphoCore", "MorphoIO", "Synthetic"], path: "Tests/Support"),

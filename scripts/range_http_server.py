@@ -2,16 +2,18 @@
 206 with Content-Range, 416, If-Range against an ETag), and faults on demand, so the tests can check that
 `morpho data` resumes and retries.
 
-    python range_http_server.py ROOT --port-file F --log F [--fail NAME:TIMES[:AFTER]] [--drop NAME:BYTES:TIMES] [--no-ranges]
+    python range_http_server.py ROOT --port-file F --log F [--fail NAME:TIMES[:AFTER]] [--drop NAME:BYTES:TIMES] [--no-ranges] [--slow NAME:TIMES]
 
 --fail: after the first AFTER requests for NAME (default 0), the next TIMES get 503. --drop: the first TIMES requests for NAME send the
-headers and BYTES bytes of the body, then close the connection. --no-ranges: ignore Range (always 200).
+headers and BYTES bytes of the body, then close the connection. --no-ranges: ignore Range (always 200). --slow: the
+first TIMES requests for NAME send the body at 2 bytes per second.
 Each request is logged as one line: "<name> range=<Range or -> if-range=<If-Range or -> status=<code>".
 """
 import argparse
 import os
 import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 args = None
@@ -90,6 +92,18 @@ class Handler(BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             f.seek(first)
             body = f.read(last - first + 1)
+        for rule in args.slow:
+            n, times = rule.rsplit(":", 1)
+            if n == name and rule_hits("slow", name, int(times)):
+                try:
+                    for k in range(len(body)):
+                        self.wfile.write(body[k:k + 1])
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                except OSError:
+                    pass  # the client gave up
+                self.close_connection = True
+                return
         for rule in args.drop:
             n, nbytes, times = rule.rsplit(":", 2)
             if n == name and rule_hits("drop", name, int(times)):
@@ -111,6 +125,7 @@ def main():
     p.add_argument("--drop", action="append", default=[])
     p.add_argument("--no-ranges", action="store_true")
     p.add_argument("--empty-206", action="append", default=[])
+    p.add_argument("--slow", action="append", default=[])
     args = p.parse_args()
     # A parent that spawns from a thread with signals blocked passes the mask on: take SIGTERM again.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])

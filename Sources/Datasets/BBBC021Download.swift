@@ -9,6 +9,12 @@ import MorphoIO
 /// then renamed to `images/<Image_PathName_DAPI>` (`images/Week1/Week1_22123`), which is where
 /// `Pipelines/bbbc021.yaml` reads it. A plate whose folder is there and complete is skipped, so a rerun
 /// after a crash or with more plates does only the missing work.
+///
+/// Checksums: the SHA-256 of every file fetched is recorded in `DEST/SHA256SUMS` (metadata tables, and
+/// archives while they are kept) and of every unpacked image in the plate folder's own `SHA256SUMS`,
+/// both in `sha256sum -c` format. A rerun checks the metadata tables and any kept archive against the
+/// record (a changed table is an error; a changed archive is fetched again); `verify` also re-hashes
+/// the images of complete plates and fetches a plate again when one differs.
 public struct BBBC021Download {
     public static let defaultBaseURL = URL(string: "https://data.broadinstitute.org/bbbc/BBBC021/")!
     public static let imageCSV = "BBBC021_v1_image.csv"
@@ -22,6 +28,8 @@ public struct BBBC021Download {
     public var plates: [String]?
     /// Keep each plate's ZIP under `zips/` after unpacking (it is deleted by default: 40 GB).
     public var keepZips = false
+    /// Re-hash the images of plates already complete against their recorded SHA-256.
+    public var verify = false
     public var http = HTTPDownload()
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
@@ -49,11 +57,21 @@ public struct BBBC021Download {
     public var imagesFolder: URL { destination.appendingPathComponent("images") }
     public var zipsFolder: URL { destination.appendingPathComponent("zips") }
 
-    /// Downloads the metadata tables (when missing) and returns the plates the table lists.
+    /// Downloads the metadata tables (when missing; a table already there must match its recorded
+    /// SHA-256) and returns the plates the table lists.
     public func catalogue() throws -> [Plate] {
+        var sums = try SHA256Sums(folder: destination)
         for name in BBBC021Download.metadataFiles {
-            try http.fetch(baseURL.appendingPathComponent(name), to: destination.appendingPathComponent(name))
+            let file = destination.appendingPathComponent(name)
+            if try http.fetch(baseURL.appendingPathComponent(name), to: file) == 0, sums.recorded(file) != nil {
+                if let problem = try sums.mismatch(file) {
+                    throw MorphoError.file(path: file.path, problem: "changed since it was downloaded: \(problem); delete it to download it again")
+                }
+            } else {
+                try sums.record(file)
+            }
         }
+        try sums.save()
         let table = destination.appendingPathComponent(BBBC021Download.imageCSV)
         do {
             return try BBBC021Download.plates(in: table)
@@ -132,26 +150,49 @@ public struct BBBC021Download {
             }
             log("plate \(i + 1) of \(selected.count): \(plate.name)")
             let zip = zipsFolder.appendingPathComponent("BBBC021_v1_images_\(plate.name).zip")
+            var sums = try SHA256Sums(folder: destination)
+            var kept = FileManager.default.fileExists(atPath: zip.path)
+            if kept, let problem = try sums.mismatch(zip) {
+                log("\(zip.lastPathComponent): \(problem); downloading it again")
+                try FileManager.default.removeItem(at: zip)
+                kept = false
+            }
             summary.bytesDownloaded += try http.fetch(baseURL.appendingPathComponent(zip.lastPathComponent), to: zip, label: plate.name)
-            summary.files += try unpack(zip, plate: plate)
+            let archiveDigest = try kept ? sums.recorded(zip) ?? sums.record(zip) : sums.record(zip)
+            if keepZips { try sums.save() }
+            summary.files += try unpack(zip, plate: plate, archiveDigest: archiveDigest)
             summary.plates.append(plate.name)
             if !keepZips { try? FileManager.default.removeItem(at: zip) }
         }
         return summary
     }
 
-    /// True when the plate's folder holds its completion record and every file the table lists.
+    /// True when the plate's folder holds its completion record and every file the table lists (and,
+    /// with `verify`, every file matches the SHA-256 recorded when it was unpacked).
     public func isComplete(_ plate: Plate) -> Bool {
         let folder = imagesFolder.appendingPathComponent(plate.folder)
         let fm = FileManager.default
-        guard fm.fileExists(atPath: folder.appendingPathComponent(BBBC021Download.completeRecord).path) else { return false }
-        return plate.files.allSatisfy { fm.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        guard fm.fileExists(atPath: folder.appendingPathComponent(BBBC021Download.completeRecord).path),
+              plate.files.allSatisfy({ fm.fileExists(atPath: folder.appendingPathComponent($0).path) }) else { return false }
+        guard verify else { return true }
+        do {
+            let sums = try SHA256Sums(folder: folder)
+            for name in plate.files.sorted() {
+                let file = folder.appendingPathComponent(name)
+                guard sums.recorded(file) != nil else { log("plate \(plate.name): \(name) has no recorded SHA-256; downloading the plate again"); return false }
+                if let problem = try sums.mismatch(file) { log("plate \(plate.name): \(name): \(problem); downloading the plate again"); return false }
+            }
+            return true
+        } catch {
+            log("plate \(plate.name): \(error); downloading the plate again")
+            return false
+        }
     }
 
     /// Unpacks a plate's ZIP (entries by file name; folders inside the ZIP do not matter) into a hidden
     /// folder, checks that every file the table lists is there, and renames it into place. A ZIP that
     /// fails its checks is deleted so the next run downloads it again. Returns the number of files.
-    public func unpack(_ zip: URL, plate: Plate) throws -> Int {
+    public func unpack(_ zip: URL, plate: Plate, archiveDigest: String? = nil) throws -> Int {
         let fm = FileManager.default
         let final = try ConfinedPath.resolve(plate.folder, under: imagesFolder, context: "plate \(plate.name)")
         let parent = final.deletingLastPathComponent()
@@ -178,12 +219,18 @@ public struct BBBC021Download {
                 throw MorphoError.file(path: zip.path, problem: "plate \(plate.name): \(missing.count) of the \(plate.files.count) images that \(BBBC021Download.imageCSV) lists are not in the archive (first: \(missing.prefix(3).joined(separator: ", ")))")
             }
             let reporter = ProgressReporter("unpack \(plate.name)", total: entries.count, unit: "files", enabled: http.progress)
-            _ = try concurrentMap(entries.count) { k in
-                try archive.extract(entries[k], to: staging.appendingPathComponent((entries[k].name as NSString).lastPathComponent))
-                reporter.advance()
+            let digests = try concurrentMap(entries.count) { k -> (String, String) in
+                let name = (entries[k].name as NSString).lastPathComponent
+                try archive.extract(entries[k], to: staging.appendingPathComponent(name))
+                defer { reporter.advance() }
+                return (name, try SHA256.hex(of: staging.appendingPathComponent(name)))
             }
             reporter.finish()
-            let record = ["plate": plate.name, "archive": zip.lastPathComponent, "files": String(entries.count), "version": MorphoVersion.current]
+            var sums = try SHA256Sums(folder: staging)
+            for (name, digest) in digests { sums.record(name, digest: digest) }
+            try sums.save()
+            var record = ["plate": plate.name, "archive": zip.lastPathComponent, "files": String(entries.count), "version": MorphoVersion.current]
+            record["archive_sha256"] = archiveDigest
             try AtomicFile.write(try JSONEncoder.sorted.encode(record), to: staging.appendingPathComponent(BBBC021Download.completeRecord))
             try? fm.removeItem(at: final)
             guard rename(staging.path, final.path) == 0 else {

@@ -16,8 +16,17 @@ public struct HTTPDownload: Sendable {
     public var attempts = 6
     /// Seconds before the first retry; doubled after each failed attempt.
     public var retryDelay = 1.0
+    /// Seconds without a byte before a request is given up (URLSession's idle timeout).
     public var timeout = 120.0
+    /// A server trickling bytes never trips the idle timeout: a chunk that has not arrived at this rate
+    /// (bytes/s; at most `chunkSize / minimumRate` seconds, and never less than `minimumWait`) is given up
+    /// and retried like a broken connection.
+    public var minimumRate = 64 << 10
+    public var minimumWait = 60.0
     public var progress = true
+
+    /// Seconds one chunk may take.
+    var chunkDeadline: Double { max(minimumWait, Double(chunkSize) / Double(max(1, minimumRate))) }
 
     public init() {}
 
@@ -129,12 +138,14 @@ public struct HTTPDownload: Sendable {
         var delay = retryDelay
         var lastProblem = ""
         for attempt in 1...max(1, attempts) {
-            let result = HTTPDownload.send(request)
+            let result = HTTPDownload.send(request, deadline: chunkDeadline)
             switch result {
             case .success(let (data, response)) where response.statusCode < 500:
                 return (data, response)
             case .success(let (_, response)):
                 lastProblem = "HTTP \(response.statusCode)"
+            case .failure(let error as Stalled):
+                lastProblem = "stalled: no complete answer in \(String(format: "%.0f", error.seconds)) s (slower than \(minimumRate >> 10) KiB/s)"
             case .failure(let error):
                 lastProblem = error.localizedDescription
             }
@@ -152,8 +163,12 @@ public struct HTTPDownload: Sendable {
         var value: Result<(Data, HTTPURLResponse), Error> = .failure(URLError(.unknown))
     }
 
-    /// A synchronous request on a session of its own (no caches, no cookies).
-    private static func send(_ request: URLRequest) -> Result<(Data, HTTPURLResponse), Error> {
+    /// A request given up on because its answer did not arrive in time.
+    struct Stalled: Error { var seconds: Double }
+
+    /// A synchronous request on a session of its own (no caches, no cookies), cancelled when its answer
+    /// has not arrived after `deadline` seconds.
+    private static func send(_ request: URLRequest, deadline: Double) -> Result<(Data, HTTPURLResponse), Error> {
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         let task = session.dataTask(with: request) { data, response, error in
@@ -167,7 +182,11 @@ public struct HTTPDownload: Sendable {
             done.signal()
         }
         task.resume()
-        done.wait()
+        if done.wait(timeout: .now() + deadline) == .timedOut {
+            task.cancel()
+            _ = done.wait(timeout: .now() + 10)  // the handler reports the cancellation
+            return .failure(Stalled(seconds: deadline))
+        }
         return outcome.value
     }
 

@@ -4,13 +4,17 @@ import MorphoCore
 import MorphoIO
 
 /// Sums fields of one plate and channel (shrunk by the configured factor) to form their mean.
-/// All fields must have the size of the first; a different size is an error naming the field.
+/// All fields must have the size and the bit depth of the first (a mean of 16-bit counts and float
+/// intensities would mix units); a difference is an error naming both fields.
 public struct PlateMeanAccumulator: Sendable {
     public let downscale: Int
     public private(set) var width = 0, height = 0
     /// Full-resolution size of the fields.
     public private(set) var fullWidth = 0, fullHeight = 0
     public private(set) var count = 0
+    /// The stored type of the fields, and the first field added (for messages).
+    public private(set) var bitDepth = BitDepth.float32
+    private var first = ""
     private var sum = [Double]()
 
     public init(downscale: Int) { self.downscale = max(1, downscale) }
@@ -20,9 +24,12 @@ public struct PlateMeanAccumulator: Sendable {
             fullWidth = image.width; fullHeight = image.height
             width = max(1, image.width / downscale); height = max(1, image.height / downscale)
             sum = [Double](repeating: 0, count: width * height)
+            bitDepth = image.bitDepth; first = context
         } else if image.width != fullWidth || image.height != fullHeight {
             throw MorphoError.mismatchedImages(
                 context: context, problem: "field is \(image.width)x\(image.height) but the plate's first field is \(fullWidth)x\(fullHeight)")
+        } else if image.bitDepth != bitDepth {
+            throw mixedBitDepths(image.bitDepth, context, bitDepth, first)
         }
         if let first = image.pixels.withUnsafeBufferPointer(firstNonFinite) {
             let bad = image.pixels.reduce(0) { $1.isFinite ? $0 : $0 + 1 }
@@ -41,8 +48,13 @@ public struct PlateMeanAccumulator: Sendable {
             throw MorphoError.mismatchedImages(
                 context: context, problem: "fields of \(other.fullWidth)x\(other.fullHeight) and \(fullWidth)x\(fullHeight) in one plate")
         }
+        guard other.bitDepth == bitDepth else { throw mixedBitDepths(other.bitDepth, other.first, bitDepth, first) }
         for i in sum.indices { sum[i] += other.sum[i] }
         count += other.count
+    }
+
+    private func mixedBitDepths(_ depth: BitDepth, _ field: String, _ firstDepth: BitDepth, _ firstField: String) -> MorphoError {
+        .mismatchedImages(context: field, problem: "field is stored as \(depth.rawValue) but \(firstField) as \(firstDepth.rawValue); one plate's fields must share a bit depth (convert them, or split the plate)")
     }
 
     /// The mean of the fields added, at the shrunk size.

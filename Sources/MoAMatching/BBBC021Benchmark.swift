@@ -39,6 +39,9 @@ public enum BBBC021Benchmark {
         let (keep, treatments) = try treatments(profiles, wells: wells)
         let results = try MoAMatcher(similarity: similarity, k: k)
             .evaluate(profiles: profiles.matrix(rows: keep), treatments: treatments, protocols: [.nsc, .nscb])
+        guard results[0].scored > 0 else {
+            throw MorphoError.data(context: "MoA matching", problem: "none of the \(treatments.count) treatments has a treatment of the same MoA and another compound to be matched to, so NSC cannot be scored (check Metadata_MoA and Metadata_Compound)")
+        }
         return (results[0], results[1])
     }
 

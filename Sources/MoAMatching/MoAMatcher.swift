@@ -10,7 +10,7 @@ public enum Similarity: String, Sendable, Codable, CaseIterable {
     case pearson
 
     /// The n x n similarity matrix of the rows of `x`. A zero-length (or constant, for Pearson) row
-    /// has similarity NaN to everything, which ranks below every number.
+    /// has similarity NaN to everything, which ranks below every number (`MoAMatcher` refuses such rows).
     public func matrix(_ x: Matrix) -> Matrix {
         let n = x.rows, d = x.cols
         var z = x.values
@@ -114,6 +114,7 @@ public struct MoAMatcher: Sendable {
             throw MorphoError.data(context: "MoA matching", problem: "\(profiles.rows) profiles for \(treatments.count) treatments")
         }
         guard k >= 1 else { throw MorphoError.config(key: "match.k", problem: "must be at least 1") }
+        try checkProfiles(profiles, treatments)
         let sim = similarity.matrix(profiles)
         return protocols.map { evaluate(sim, treatments, $0) }
     }
@@ -146,6 +147,24 @@ public struct MoAMatcher: Sendable {
         return MatchResult(matchingProtocol: matchingProtocol, scored: scored, correct: correct, perMoA: perMoA, moas: moas,
                            confusion: confusion, meanAveragePrecision: scored == 0 ? .nan : apSum / Double(scored),
                            predictions: predictions)
+    }
+
+    /// A profile with NaN or infinite values, or one with no direction to compare (all zero; for Pearson,
+    /// constant), has no meaningful nearest neighbour: an error naming the treatment, not a silent 0/0.
+    func checkProfiles(_ profiles: Matrix, _ treatments: [MatchTreatment]) throws {
+        let d = profiles.cols
+        guard d > 0 else { throw MorphoError.data(context: "MoA matching", problem: "the profiles have no features") }
+        for r in 0..<profiles.rows {
+            let row = profiles.values[(r * d)..<((r + 1) * d)]
+            let nonFinite = row.reduce(0) { $1.isFinite ? $0 : $0 + 1 }
+            if nonFinite > 0 {
+                throw MorphoError.data(context: "MoA matching", problem: "treatment \(treatments[r].name): \(nonFinite) of \(d) profile values are NaN or infinite (a feature with no spread in the controls, or wells without cells?)")
+            }
+            let lo = row.min()!, hi = row.max()!
+            if similarity == .cosine ? (lo == 0 && hi == 0) : lo == hi {
+                throw MorphoError.data(context: "MoA matching", problem: "treatment \(treatments[r].name): the profile is \(lo == 0 && hi == 0 ? "all zero" : "constant"), so its \(similarity.rawValue) similarity to every other treatment is undefined")
+            }
+        }
     }
 
     /// Majority vote over (MoA, similarity) neighbours in rank order.

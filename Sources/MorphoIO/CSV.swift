@@ -32,6 +32,7 @@ public struct CSVTable: Sendable {
 
 /// RFC 4180 CSV: comma-separated, fields with commas, quotes or line breaks quoted with `"`, quotes
 /// doubled. Reads `\n` and `\r\n` line ends; reads gzip-compressed files transparently (by content).
+/// Text must be UTF-8: other bytes are an error naming the line and byte offset, never U+FFFD.
 public enum CSV {
     /// Reads `url` (plain or gzipped).
     public static func read(_ url: URL) throws -> CSVTable {
@@ -58,13 +59,21 @@ public enum CSV {
             var field = [UInt8]()
             var rowStartLine = 1
             var atFieldStart = true
-            func endField() {
-                row.append(String(decoding: field, as: UTF8.self))
+            var fieldOffset = i, fieldLine = 1
+            func endField() throws {
+                guard let text = String(validating: field, as: UTF8.self) else {
+                    // Decoding would turn the bytes into U+FFFD and could merge two different names.
+                    let quoted = bytes[fieldOffset] == UInt8(ascii: "\"") ? 1 : 0
+                    let at = fieldOffset + quoted + (firstInvalidUTF8(field) ?? 0)
+                    throw MorphoError.table(file: source, line: fieldLine, column: nil,
+                                            problem: "byte offset \(at) (field \(row.count + 1)) is not UTF-8; convert the file, e.g. iconv -f latin1 -t utf-8")
+                }
+                row.append(text)
                 field.removeAll(keepingCapacity: true)
                 atFieldStart = true
             }
-            func endRow() {
-                endField()
+            func endRow() throws {
+                try endField()
                 if !(row.count == 1 && row[0].isEmpty) {  // skip blank lines
                     rows.append(row)
                     rowLines.append(rowStartLine)
@@ -73,6 +82,7 @@ public enum CSV {
             }
             while i < n {
                 let c = bytes[i]
+                if atFieldStart { fieldOffset = i; fieldLine = line }
                 if atFieldStart && c == UInt8(ascii: "\"") {
                     // Quoted field.
                     let openLine = line
@@ -97,18 +107,18 @@ public enum CSV {
                 atFieldStart = false
                 switch c {
                 case UInt8(ascii: ","):
-                    endField()
+                    try endField()
                 case UInt8(ascii: "\n"):
-                    endRow(); line += 1; rowStartLine = line
+                    try endRow(); line += 1; rowStartLine = line
                 case UInt8(ascii: "\r"):
                     if i + 1 < n && bytes[i + 1] == UInt8(ascii: "\n") { i += 1 }
-                    endRow(); line += 1; rowStartLine = line
+                    try endRow(); line += 1; rowStartLine = line
                 default:
                     field.append(c)
                 }
                 i += 1
             }
-            if !field.isEmpty || !row.isEmpty { endRow() }
+            if !field.isEmpty || !row.isEmpty { try endRow() }
         }
         guard let header = rows.first else {
             throw MorphoError.table(file: source, line: 1, column: nil, problem: "empty table: no header line")
@@ -127,6 +137,20 @@ public enum CSV {
             throw MorphoError.table(file: source, line: 1, column: name, problem: "column name appears twice in the header")
         }
         return CSVTable(header: header, columns: columns, source: source)
+    }
+
+    /// Offset of the first byte of `bytes` that does not start or continue a valid UTF-8 sequence.
+    public static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
     }
 
     /// Quotes a field when it holds a comma, quote or line break.

@@ -143,7 +143,12 @@ public struct Pipeline: Sendable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw MorphoError.file(path: url.path, problem: "cannot read pipeline file")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let bytes = [UInt8](data)
+            let at = CSV.firstInvalidUTF8(bytes) ?? 0
+            let line = 1 + bytes[..<at].reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            throw MorphoError.config(key: url.lastPathComponent, problem: "line \(line), byte offset \(at) is not UTF-8 (YAML files are UTF-8 text)")
+        }
         return try parse(text, file: url, overrides: overrides, registry: registry)
     }
 

@@ -18,6 +18,15 @@ public struct RunSelection: Sendable {
 
     /// Whether this selection is the whole run (every stage, plate and unit).
     public var isFullRun: Bool { from == nil && until == nil && plates == nil && units == nil }
+
+    /// The run folder's lock for this selection: one stage (a workflow engine's unit job) shares the
+    /// folder with other single-stage runs but not with a run of its own selection; anything more
+    /// holds the folder alone.
+    func lock(_ folder: URL) throws -> RunFolderLock {
+        guard let stage = from, stage == until else { return try RunFolderLock.acquire(folder: folder, mode: .exclusive) }
+        let part = plates ?? units
+        return try RunFolderLock.acquire(folder: folder, mode: .shared, selection: ([stage] + (part ?? [])).joined(separator: "-"))
+    }
 }
 
 /// What one stage did in one invocation.
@@ -135,6 +144,8 @@ public struct PipelineRunner {
     public func run(_ selection: RunSelection = RunSelection()) throws -> [StageRun] {
         let start = Date()
         try FileManager.default.createDirectory(at: pipeline.output, withIntermediateDirectories: true)
+        let lock = try selection.lock(pipeline.output)
+        defer { withExtendedLifetime(lock) {} }
         let experiment = try experiment()
         let context = try context(experiment, plates: selection.plates)
         var allPlates = try self.context(experiment, plates: nil)

@@ -20,7 +20,9 @@ struct BBBC021Command: ParsableCommand {
         Each plate's ZIP is fetched with HTTP range requests (a broken or killed download resumes from the
         bytes it has), every entry is checked against its CRC-32, the plate is checked against the files
         BBBC021_v1_image.csv lists, and only then moved to DEST/images/WeekN/WeekN_PLATE. Plates already
-        complete are skipped, so the same command resumes or adds plates.
+        complete are skipped, so the same command resumes or adds plates. The SHA-256 of every file is
+        recorded in SHA256SUMS files (`sha256sum -c` reads them); a rerun checks the metadata tables against
+        them, and --verify also the images. A transfer slower than 64 KiB/s is given up and retried.
         Examples:
           morpho data bbbc021 --dest Data/bbbc021                       (all 55 plates; then: morpho run Pipelines/bbbc021.yaml)
           morpho data bbbc021 --dest Data/bbbc021 --plates Week1,Week2_24121
@@ -33,6 +35,7 @@ struct BBBC021Command: ParsableCommand {
     @Option(help: "Where the files are served.") var baseURL = BBBC021Download.defaultBaseURL.absoluteString
     @Flag(help: "Keep each plate's ZIP under DEST/zips after unpacking.") var keepZips = false
     @Flag(help: "Download the metadata only and list the plates (name, fields, state).") var list = false
+    @Flag(help: "Re-hash the images of complete plates against DEST/images/.../SHA256SUMS; fetch a plate again where one differs.") var verify = false
     @Option(help: "Attempts per request before giving up.") var attempts = 6
     @Flag(help: "No progress lines on stderr.") var quiet = false
 
@@ -45,6 +48,7 @@ struct BBBC021Command: ParsableCommand {
             download.baseURL = base
             download.plates = plates.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             download.keepZips = keepZips
+            download.verify = verify
             download.http.attempts = attempts
             download.http.progress = !quiet
             if quiet { download.log = { _ in } }

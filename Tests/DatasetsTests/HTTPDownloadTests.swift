@@ -121,6 +121,46 @@ import Testing
         #expect(server.requests.count == 3)
     }
 
+    /// A server trickling 2 bytes/s never trips the idle timeout; the chunk is given up after its deadline
+    /// and asked again (the second answer is at full speed), and a server that always trickles ends the
+    /// download with the URL, the byte and the rate named. (A trickled 64 KiB chunk would take 9 hours,
+    /// a fast one milliseconds: the 3 s deadline separates them on any machine.)
+    @Test(.enabled(if: Peers.available)) func tricklingServerIsGivenUpAndAskedAgain() throws {
+        let (served, dest, data) = try Self.setUp()
+        try data.write(to: served.appendingPathComponent("slow.bin"))
+        let server = try LocalHTTPServer(root: served, options: ["--slow", "file.bin:1", "--slow", "slow.bin:99"])
+        defer { server.stop() }
+        var http = Self.downloader(attempts: 2)
+        http.minimumWait = 3
+        let out = dest.appendingPathComponent("file.bin")
+        try http.fetch(server.baseURL.appendingPathComponent("file.bin"), to: out)
+        #expect(try Data(contentsOf: out) == data)
+        #expect(Array(Self.ranges(server).prefix(2)) == ["bytes=0-65535", "bytes=0-65535"])
+        let url = server.baseURL.appendingPathComponent("slow.bin")
+        let error = #expect(throws: MorphoError.self) { try http.fetch(url, to: dest.appendingPathComponent("slow.bin")) }
+        let message = String(describing: error!)
+        #expect(message.contains(url.absoluteString) && message.contains("at byte 0 after 2 attempts (stalled: no complete answer in 3 s (slower than 64 KiB/s))"), "\(message)")
+    }
+
+    @Test func sha256MatchesTheStandardVectorsAndCoreutils() throws {
+        #expect(SHA256.hex(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(of: Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let (_, dest, data) = try Self.setUp()
+        try FileManager.default.createDirectory(at: dest, withIntermediateDirectories: true)
+        let file = dest.appendingPathComponent("file.bin")
+        try (data + data + data + data + data + data + data + data + data + data + data + data + data + data + data).write(to: file)  // > one 4 MiB block
+        let coreutils = try runProcess(URL(fileURLWithPath: "/usr/bin/sha256sum"), [file.path])
+        #expect(try SHA256.hex(of: file) == String(coreutils.prefix(64)))
+        var sums = try SHA256Sums(folder: dest)
+        try sums.record(file)
+        try sums.save()
+        #expect(try SHA256Sums(folder: dest).mismatch(file) == nil)
+        try data.write(to: file)
+        #expect(try SHA256Sums(folder: dest).mismatch(file)?.contains("was recorded in") == true)
+        try Data("not a line\n".utf8).write(to: sums.url)
+        #expect(throws: MorphoError.self) { try SHA256Sums(folder: dest) }
+    }
+
     @Test func contentRangeHeaders() {
         #expect(ContentRange("bytes 0-99/1000")?.first == 0 && ContentRange("bytes 0-99/1000")?.total == 1000)
         #expect(ContentRange("bytes */1000")?.first == nil && ContentRange("bytes */1000")?.total == 1000)

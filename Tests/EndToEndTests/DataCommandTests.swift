@@ -44,7 +44,7 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         let plate1 = work.appendingPathComponent("Data/bbbc021/images/Week1/Week1_22123")
         let sourceFiles = try FileManager.default.contentsOfDirectory(atPath: TinyScreen.folder.appendingPathComponent("images/Week1/Week1_22123").path).sorted()
-        let unpacked = try FileManager.default.contentsOfDirectory(atPath: plate1.path).filter { !$0.hasPrefix(".") }.sorted()
+        let unpacked = try FileManager.default.contentsOfDirectory(atPath: plate1.path).filter { !$0.hasPrefix(".") && $0 != "SHA256SUMS" }.sorted()
         #expect(unpacked == sourceFiles && unpacked.count == 28 * 3)
         for name in unpacked.prefix(6) {
             #expect(try Data(contentsOf: plate1.appendingPathComponent(name))
@@ -82,6 +82,44 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: metrics.path) && classified.stderr.contains("nsc_treatment_accuracy"), "\(classified.stderr)")
     }
 
+    /// Every file's SHA-256 is recorded in sha256sum's format (checked here by coreutils' sha256sum); a
+    /// metadata table changed after the download is an error on the next run, and `--verify` finds a
+    /// changed image and fetches its plate again.
+    @Test(.enabled(if: Peers.available)) func checksumsAreRecordedAndCheckedOnRerun() throws {
+        let served = try Self.serveTinyScreen()
+        let server = try LocalHTTPServer(root: served)
+        defer { server.stop() }
+        let work = TestPaths.temporaryDirectory("bbbc021-sha")
+        let base = ["data", "bbbc021", "--base-url", server.baseURL.absoluteString, "--plates", "Week1_22123", "--quiet"]
+        #expect(try Self.morpho(base, in: work).status == 0)
+        let dest = work.appendingPathComponent("Data/bbbc021"), plate = dest.appendingPathComponent("images/Week1/Week1_22123")
+        for folder in [dest, plate] {
+            let check = try runProcessCapturing(URL(fileURLWithPath: "/usr/bin/sha256sum"), ["-c", "--strict", "SHA256SUMS"], cwd: folder)
+            #expect(check.status == 0 && !check.stdout.contains("FAILED"), "\(check.stdout) \(check.stderr)")
+        }
+        #expect(try String(contentsOf: plate.appendingPathComponent("SHA256SUMS"), encoding: .utf8).split(separator: "\n").count == 84)
+        #expect(try String(contentsOf: plate.appendingPathComponent(".morpho-download.json"), encoding: .utf8).contains("archive_sha256"))
+
+        // A changed image goes unnoticed by a plain rerun (no re-hashing of 40 GB), not by --verify.
+        let image = try FileManager.default.contentsOfDirectory(atPath: plate.path).filter { $0.hasSuffix(".tif") }.sorted()[0]
+        let original = try Data(contentsOf: plate.appendingPathComponent(image))
+        var changed = original
+        changed[changed.count - 1] ^= 1
+        try changed.write(to: plate.appendingPathComponent(image))
+        let plain = try Self.morpho(base, in: work)
+        #expect(plain.status == 0 && plain.stdout.contains("1 already complete"), "\(plain.stdout)")
+        let verified = try Self.morpho(base.filter { $0 != "--quiet" } + ["--verify"], in: work)
+        #expect(verified.status == 0 && verified.stdout.contains("1 plate(s) unpacked"), "\(verified.stdout)")
+        #expect(verified.stderr.contains("\(image): its SHA-256 is") && verified.stderr.contains("downloading the plate again"), "\(verified.stderr)")
+        #expect(try Data(contentsOf: plate.appendingPathComponent(image)) == original)
+
+        // A metadata table changed after its download is refused, naming it.
+        let moa = dest.appendingPathComponent("BBBC021_v1_moa.csv")
+        try (Data(contentsOf: moa) + Data("x,1,y\n".utf8)).write(to: moa)
+        let refused = try Self.morpho(base, in: work)
+        #expect(refused.status == 1 && refused.stderr.contains("BBBC021_v1_moa.csv") && refused.stderr.contains("changed since it was downloaded"), "\(refused.stderr)")
+    }
+
     @Test(.enabled(if: Peers.available)) func damagedArchiveIsNamedDeletedAndFetchedAgain() throws {
         let served = try Self.serveTinyScreen()
         let zip = served.appendingPathComponent("BBBC021_v1_images_Week1_22123.zip")
@@ -104,7 +142,7 @@ import Testing
         try good.write(to: zip)
         let again = try Self.morpho(base, in: work)
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: week1.appendingPathComponent("Week1_22123").path).count == 84 + 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: week1.appendingPathComponent("Week1_22123").path).count == 84 + 2)  // + record, SHA256SUMS
 
         let unknown = try Self.morpho(["data", "bbbc021", "--base-url", server.baseURL.absoluteString, "--plates", "Week9"], in: work)
         #expect(unknown.status == 1 && unknown.stderr.contains("'Week9' is neither a plate nor a batch of BBBC021 (batches: Week1, Week2;"), "\(unknown.stderr)")
@@ -141,6 +179,6 @@ import Testing
         #expect(fetched.status == 0, "\(fetched.stderr)")
         let plate = work.appendingPathComponent("Data/bbbc021/images/Week1/Week1_22123")
         let files = try FileManager.default.contentsOfDirectory(atPath: plate.path)
-        #expect(files.count == 84 + 1 && !files.contains("extra.sh"))
+        #expect(files.count == 84 + 2 && !files.contains("extra.sh"))
     }
 }

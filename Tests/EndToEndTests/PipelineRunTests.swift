@@ -84,6 +84,14 @@ enum TinyPipeline {
         try process.run()
         let marker = run.appendingPathComponent("crops/Week1_22123.h5.done.json")
         while process.isRunning, !FileManager.default.fileExists(atPath: marker.path) { usleep(10_000) }
+        // While it runs (stopped, so it cannot finish first), a second run on the folder is refused,
+        // naming the holder; a single-stage unit run is refused too.
+        kill(process.processIdentifier, SIGSTOP)
+        for extra in [[], ["--stage", "segmentation", "--plates", "Week1_22123"]] {
+            let second = try MorphoBinary.run(["run", file.path, "--quiet"] + extra)
+            #expect(second.status == 1 && second.stderr.contains("in use by another morpho run (PID \(process.processIdentifier): ")
+                    && second.stderr.contains("tiny.yaml"), "\(second.stderr)")
+        }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed")

@@ -198,4 +198,19 @@ func pearson(_ a: [Float], _ b: [Float]) -> Double {
             #expect(message.contains("plate P well B02 site 1 channel DNA") && message.contains("3 NaN or infinite pixel(s)") && message.contains("x=5, y=2"), "\(message)")
         }
     }
+
+    /// A float field among 16-bit ones (an export from another tool) is named with the plate's first
+    /// field, whether it meets it in one accumulator or when workers' sums merge.
+    @Test func mixedBitDepthsAreNamed() throws {
+        var sixteen = PlateMeanAccumulator(downscale: 2), float = PlateMeanAccumulator(downscale: 2)
+        try sixteen.add(Image(width: 8, height: 8, value: 100, bitDepth: .uint16), context: "plate P well A01 site 1 channel DNA")
+        try float.add(Image(width: 8, height: 8, value: 0.1, bitDepth: .float32), context: "plate P well B02 site 1 channel DNA")
+        var copy = sixteen
+        for attempt in [{ try copy.add(Image(width: 8, height: 8, value: 0.1, bitDepth: .float32), context: "plate P well B02 site 1 channel DNA") },
+                        { try copy.merge(float, context: "plate P channel DNA") }] {
+            do { try attempt(); Issue.record("no error") } catch {
+                #expect("\(error)".contains("B02 site 1 channel DNA") && "\(error)".contains("float32") && "\(error)".contains("A01 site 1 channel DNA as uint16"), "\(error)")
+            }
+        }
+    }
 }

@@ -72,6 +72,20 @@ import Testing
         #expect(throws: MorphoError.self) { try MoAMatcher(k: 0).evaluate(profiles: x, treatments: t, matchingProtocol: .nsc) }
     }
 
+    @Test func degenerateProfilesAreErrorsNamingTheTreatment() throws {
+        let (x, t) = example()
+        func message(_ values: [Double], _ matcher: MoAMatcher) -> String {
+            var bad = x
+            for j in 0..<x.cols { bad[2, j] = values[j % values.count] }
+            do { _ = try matcher.evaluate(profiles: bad, treatments: t, matchingProtocol: .nsc); return "" } catch { return "\(error)" }
+        }
+        #expect(message([.nan, 1], MoAMatcher(similarity: .cosine)).contains("B@1: 1 of"))
+        #expect(message([.infinity], MoAMatcher()).contains("B@1"))
+        #expect(message([0], MoAMatcher(similarity: .cosine)).contains("B@1: the profile is all zero"))
+        #expect(message([3], MoAMatcher(similarity: .pearson)).contains("B@1: the profile is constant"))
+        #expect(message([3], MoAMatcher(similarity: .cosine)) == "")  // a constant non-zero profile has a direction
+    }
+
     @Test func tiesBreakByInputOrder() throws {
         let x = Matrix(rows: 3, cols: 2, values: [1, 0, 1, 0, 1, 0])
         let t = [MatchTreatment(name: "q", compound: "Q", moa: "a", batches: []),

@@ -225,3 +225,41 @@ import Testing
         #expect(try ConfinedPath.resolve("x", under: fresh, context: "test").lastPathComponent == "x")
     }
 }
+
+@Suite struct RunFolderLockTests {
+    func refusal(_ body: () throws -> RunFolderLock) -> String {
+        do { _ = try body(); return "" } catch { return "\(error)" }
+    }
+
+    /// A whole run holds the folder alone; single-stage runs share it, but not one selection twice.
+    @Test func wholeRunsExcludeEverythingUnitRunsShare() throws {
+        let folder = TestPaths.temporaryDirectory("lock-modes")
+        var whole: RunFolderLock? = try RunFolderLock.acquire(folder: folder, mode: .exclusive)
+        #expect(refusal { try RunFolderLock.acquire(folder: folder, mode: .exclusive) }.contains("in use by another morpho run (in this process)"))
+        #expect(refusal { try RunFolderLock.acquire(folder: folder, mode: .shared, selection: "embed-P1") } != "")
+        whole = nil
+        let a = try RunFolderLock.acquire(folder: folder, mode: .shared, selection: "embed-P1")
+        let b = try RunFolderLock.acquire(folder: folder, mode: .shared, selection: "embed-P2")
+        #expect(refusal { try RunFolderLock.acquire(folder: folder, mode: .shared, selection: "embed-P1") }.contains("embed-P1 of run folder"))
+        #expect(refusal { try RunFolderLock.acquire(folder: folder, mode: .exclusive) } != "")
+        withExtendedLifetime((whole, a, b)) {}
+    }
+
+    /// Another process's lock is named by PID and command line; once that process is killed the lock
+    /// is gone with it (no stale lock to clear by hand).
+    @Test func holderIsNamedAndAKilledHolderLeavesNoLock() throws {
+        let folder = TestPaths.temporaryDirectory("lock-process")
+        let lockFile = RunFolderLock.lockFile(folder: folder)
+        FileManager.default.createFile(atPath: lockFile.path, contents: nil)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = ["--exclusive", "--close", lockFile.path, "sleep", "30"]
+        try holder.run()
+        while RunFolderLock.holders(of: lockFile).isEmpty && holder.isRunning { usleep(10_000) }
+        let message = refusal { try RunFolderLock.acquire(folder: folder, mode: .exclusive) }
+        #expect(message.contains("PID \(holder.processIdentifier): /usr/bin/flock --exclusive") && message.contains(folder.path), "\(message)")
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        #expect(refusal { try RunFolderLock.acquire(folder: folder, mode: .exclusive) } == "")
+    }
+}

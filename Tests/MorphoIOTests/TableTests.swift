@@ -27,6 +27,21 @@ import Testing
         }
     }
 
+    /// Latin-1 "é" (0xE9) in a compound name would decode to U+FFFD and merge "Caf\u{e9}" with any other
+    /// misdecoded name: an error naming the line and the byte, in plain and quoted fields.
+    @Test func nonUTF8BytesAreErrorsNotReplacementCharacters() {
+        let plain = Data("compound,dose\nok,1\nCaf".utf8) + Data([0xE9]) + Data(",2\n".utf8)
+        #expect(throws: MorphoError.table(file: "m.csv", line: 3, column: nil, problem: "byte offset 22 (field 1) is not UTF-8; convert the file, e.g. iconv -f latin1 -t utf-8")) {
+            try CSV.parse(plain, source: "m.csv")
+        }
+        let quoted = Data("a,b\n1,\"x".utf8) + Data([0xC3]) + Data("\"\n".utf8)  // a cut two-byte sequence
+        #expect(throws: MorphoError.table(file: "m.csv", line: 2, column: nil, problem: "byte offset 8 (field 2) is not UTF-8; convert the file, e.g. iconv -f latin1 -t utf-8")) {
+            try CSV.parse(quoted, source: "m.csv")
+        }
+        #expect(CSV.firstInvalidUTF8(Array("naïve ✓".utf8)) == nil)
+        #expect(CSV.firstInvalidUTF8([0x61, 0xF0, 0x9F, 0x61]) == 1)
+    }
+
     @Test func writesAndReadsBackPlainAndGzipped() throws {
         let dir = TestPaths.temporaryDirectory("csv")
         let table = CSVTable(header: ["name", "note"], columns: [["a", "b"], ["x,y", "q\"uote"]], source: "mem")

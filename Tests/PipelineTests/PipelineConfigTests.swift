@@ -57,6 +57,14 @@ import Testing
         #expect(o.contains("anchors and aliases"), "\(o)")
     }
 
+    @Test func nonUTF8PipelineFilesAreNamedErrors() throws {
+        let file = TestPaths.temporaryDirectory("yaml-latin1").appendingPathComponent("p.yaml")
+        try (Data("name: t\noutput: /tmp/caf".utf8) + Data([0xE9]) + Data("\n".utf8)).write(to: file)
+        do { _ = try Pipeline.load(file); Issue.record("loaded") } catch {
+            #expect("\(error)".contains("p.yaml") && "\(error)".contains("line 2, byte offset 24 is not UTF-8"), "\(error)")
+        }
+    }
+
     /// An empty `output:` (which wrote into the working folder) and one naming a file are errors
     /// naming the key and line.
     @Test func outputMustNameAFolder() throws {
