@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: demo test setup build release test-venv memcheck clean
+.PHONY: demo test setup build release test-venv memcheck fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -22,6 +22,12 @@ test-venv:
 test: test-venv
 	MORPHO_TEST_PYTHON=$(CURDIR)/.venv-test/bin/python MORPHO_REQUIRE_PEERS=1 $(SWIFT) test
 	SWIFT=$(SWIFT) scripts/test-other-cpus.sh
+	SWIFT=$(SWIFT) scripts/fuzz.sh 60
+
+# libFuzzer + AddressSanitizer on the TIFF, CSV, ZIP and YAML readers, FUZZ_SECONDS each (60 in `make test`).
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	SWIFT=$(SWIFT) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Training (1 thread) and embedding (2 threads) under valgrind memcheck, which runs AVX2 code: what a machine
 # without AVX-512 runs. Fails on any invalid read or write. About 30 minutes; not part of `make test`.
@@ -29,4 +35,4 @@ memcheck: setup
 	scripts/memcheck.sh
 
 clean:
-	rm -rf .build .venv-test Data/quickstart
+	rm -rf .build .build-fuzz .venv-test Data/quickstart

@@ -13,7 +13,7 @@ shift || true
 targets=("${@:-tiff csv zip yaml}")
 read -r -a targets <<<"${targets[*]}"
 
-flags=(--scratch-path .build-fuzz --product MorphoFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
+flags=(--scratch-path .build-fuzz --product MorphoFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld)
 $SWIFT build "${flags[@]}" 2>&1 | grep -E "error|warning: unre|Compiling MorphoFuzz|Build complete" || true
 bin="$($SWIFT build "${flags[@]}" --show-bin-path)/MorphoFuzz"
 [[ -x "$bin" ]] || { echo "fuzz: build failed" >&2; exit 1; }

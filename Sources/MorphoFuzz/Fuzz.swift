@@ -62,16 +62,29 @@ enum FuzzTarget: String, CaseIterable {
 }
 
 #if FUZZING
+/// The input callback libFuzzer calls (`-sanitize=fuzzer` links libFuzzer, whose `main` drives it).
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    FuzzTarget.current.run(Data(bytes: bytes, count: size))
+public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzTarget.current.run(bytes.map { Data(bytes: $0, count: size) } ?? Data())
     return 0
+}
+
+/// SwiftPM links an executable's entry point as `<module>_main` and points `main` at it: hand over to
+/// libFuzzer's driver there.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@_cdecl("MorphoFuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc, arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments, fuzzOneInput)
 }
 #else
 @main
 struct FuzzMain {
     /// Without libFuzzer: runs the chosen reader on each file named on the command line (to replay a
-    /// crash input under a debugger, or as a smoke test).
+    /// finding under a debugger, or as a smoke test).
     static func main() {
         for path in CommandLine.arguments.dropFirst() {
             guard let data = FileManager.default.contents(atPath: path) else { continue }

@@ -128,6 +128,8 @@ public enum TIFF {
         // read(2) into libtiff's strip buffers ("m": memory-mapping faults in every page and copies it).
         var contents: Data?
         if mode == "r", let size = try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int, size <= 256 << 20 {
+            // (Foundation leaks its read buffer for an empty file, as the fuzzer found.)
+            guard size > 0 else { throw MorphoError.file(path: shown.path, problem: "not a readable TIFF (the file is empty)") }
             contents = try? Data(contentsOf: url)
         }
         if let contents {
@@ -228,6 +230,14 @@ public enum TIFF {
         }
     }
 
+    /// A strip or tile buffer is allocated at the size the tags declare: it must be positive and fit the
+    /// memory budget (a crafted tile of 65535 x 65535 would ask for gigabytes).
+    private static func checkChunk(_ size: Int, _ kind: String, url: URL, page: Int) throws {
+        guard size > 0, size <= memoryBudget else {
+            throw MorphoError.file(path: url.path, problem: "corrupt TIFF: page \(page + 1) declares \(kind)s of \(size) bytes (memory budget \(memoryBudget >> 20) MiB)")
+        }
+    }
+
     private static func readPage(_ tif: OpaquePointer, errors: UnsafeMutablePointer<MorphoTIFFErrorBuffer>,
                                  url: URL, page: Int, divisor: Divisor?) throws -> [Image] {
         let info = try pageInfo(tif, url: url)
@@ -281,6 +291,10 @@ public enum TIFF {
             _ = morpho_tiff_get_u32(tif, UInt32(TIFFTAG_TILEWIDTH), &tw)
             _ = morpho_tiff_get_u32(tif, UInt32(TIFFTAG_TILELENGTH), &th)
             let size = Int(TIFFTileSize(tif))
+            guard tw > 0, th > 0 else {
+                throw MorphoError.file(path: url.path, problem: "corrupt TIFF: page \(page + 1) declares tiles of \(tw)x\(th) pixels")
+            }
+            try checkChunk(size, "tile", url: url, page: page)
             for s in 0..<(separate ? spp : 1) {
                 for y0 in stride(from: 0, to: height, by: Int(th)) {
                     for x0 in stride(from: 0, to: width, by: Int(tw)) {
@@ -295,6 +309,7 @@ public enum TIFF {
             _ = morpho_tiff_get_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), &rps)
             let rowsPerStrip = min(Int(rps == 0 ? UInt32(height) : rps), height)
             let size = Int(TIFFStripSize(tif))
+            try checkChunk(size, "strip", url: url, page: page)
             for s in 0..<(separate ? spp : 1) {
                 for y0 in stride(from: 0, to: height, by: rowsPerStrip) {
                     let index = TIFFComputeStrip(tif, UInt32(y0), UInt16(s))

@@ -236,6 +236,17 @@ func loadReferences(_ json: Data) throws -> [String: [PlaneReference]] {
         #expect(try TIFF.readImage(fine).pixels.allSatisfy { $0 == 7 * 256 + 7 })
     }
 
+    /// Inputs the fuzzer found (scripts/fuzz.sh): a tile declared at gigabytes (it allocated 8 GiB), and
+    /// an empty file (Foundation leaked its read buffer on it).
+    @Test func fuzzFindingsAreNamedErrors() throws {
+        let tile = TestPaths.fixture("fuzz/tiff_huge_tile.tif")
+        let tileProblem = problem { _ = try TIFF.read(tile) }
+        #expect(tileProblem.hasPrefix(tile.path) && tileProblem.contains("declares tiles of"), "\(tileProblem)")
+        let empty = TestPaths.temporaryDirectory("empty-tiff").appendingPathComponent("empty.tif")
+        try Data().write(to: empty)
+        #expect(problem { _ = try TIFF.read(empty) } == "\(empty.path): not a readable TIFF (the file is empty)")
+    }
+
     @Test func unsupportedSampleFormats() {
         let f16 = TestPaths.fixture("tiff/unsupported_float16.tif")
         #expect(problem { _ = try TIFF.read(f16) } == "\(f16.path): unsupported image: 16-bit float samples (Morpho reads 8/16/32-bit unsigned, 16-bit signed, 32/64-bit float)")
