@@ -20,15 +20,19 @@ public enum Otsu {
             // Four histograms filled in turn, so that runs of equal bins do not wait on each other's stores.
             var counts = [Int](repeating: 0, count: 4 * bins)
             let scale = Double(bins) / Double(hi - lo), last = bins - 1
+            let finite = firstNonFinite(v) == nil
             counts.withUnsafeMutableBufferPointer { c in
-                @inline(__always) func add(_ x: Float, _ offset: Int) {
-                    if x.isFinite { c[offset + min(last, Int(Double(x - lo) * scale))] += 1 }
-                }
+                let c0 = c.baseAddress!, c1 = c0 + bins, c2 = c1 + bins, c3 = c2 + bins
+                @inline(__always) func bin(_ x: Float) -> Int { min(last, Int(Double(x - lo) * scale)) }
                 let whole = v.count / 4 * 4
-                for k in stride(from: 0, to: whole, by: 4) {
-                    add(v[k], 0); add(v[k + 1], bins); add(v[k + 2], 2 * bins); add(v[k + 3], 3 * bins)
+                if finite {  // the common case, without a test per value
+                    for k in stride(from: 0, to: whole, by: 4) {
+                        c0[bin(v[k])] += 1; c1[bin(v[k + 1])] += 1; c2[bin(v[k + 2])] += 1; c3[bin(v[k + 3])] += 1
+                    }
+                    for k in whole..<v.count { c0[bin(v[k])] += 1 }
+                } else {
+                    for x in v where x.isFinite { c0[bin(x)] += 1 }
                 }
-                for k in whole..<v.count { add(v[k], 0) }
             }
             let merged = (0..<bins).map { Double(counts[$0] + counts[bins + $0] + counts[2 * bins + $0] + counts[3 * bins + $0]) }
             return Histogram(counts: merged, lo: Double(lo), width: Double(hi - lo) / Double(bins))
@@ -95,33 +99,36 @@ public enum Otsu {
         precondition(values.count == w * h && nx >= 1 && ny >= 1 && nx <= w && ny <= h)
         let x0 = (0...nx).map { $0 * w / nx }, y0 = (0...ny).map { $0 * h / ny }
         var lo = [Float](repeating: .infinity, count: nx * ny), hi = [Float](repeating: -.infinity, count: nx * ny)
-        values.withUnsafeBufferPointer { v in
-            for by in 0..<ny {
-                for y in y0[by]..<y0[by + 1] {
-                    for bx in 0..<nx {
-                        var l = lo[by * nx + bx], u = hi[by * nx + bx]
-                        for x in x0[bx]..<x0[bx + 1] {
-                            let value = v[y * w + x]
-                            if value.isFinite { l = min(l, value); u = max(u, value) }
-                        }
-                        lo[by * nx + bx] = l; hi[by * nx + bx] = u
-                    }
-                }
-            }
-        }
         var counts = [Int32](repeating: 0, count: nx * ny * bins)
         let last = bins - 1
         values.withUnsafeBufferPointer { v in
-            counts.withUnsafeMutableBufferPointer { c in
-                for by in 0..<ny {
-                    for y in y0[by]..<y0[by + 1] {
-                        for bx in 0..<nx {
-                            let b = by * nx + bx, l = lo[b]
-                            guard hi[b] > l else { continue }
-                            let scale = Float(bins) / (hi[b] - l), base = b * bins
-                            for x in x0[bx]..<x0[bx + 1] {
-                                let value = v[y * w + x]
-                                if value.isFinite { c[base + min(last, Int((value - l) * scale))] += 1 }
+            lo.withUnsafeMutableBufferPointer { lo in
+                hi.withUnsafeMutableBufferPointer { hi in
+                    for by in 0..<ny {
+                        for y in y0[by]..<y0[by + 1] {
+                            for bx in 0..<nx {
+                                let segment = UnsafeBufferPointer(rebasing: v[(y * w + x0[bx])..<(y * w + x0[bx + 1])])
+                                var (l, u) = extremes(segment)
+                                if !l.isFinite || !u.isFinite {  // infinities do not count
+                                    (l, u) = (.infinity, -.infinity)
+                                    for value in segment where value.isFinite { l = min(l, value); u = max(u, value) }
+                                }
+                                let b = by * nx + bx
+                                lo[b] = min(lo[b], l); hi[b] = max(hi[b], u)
+                            }
+                        }
+                    }
+                    counts.withUnsafeMutableBufferPointer { c in
+                        for by in 0..<ny {
+                            for y in y0[by]..<y0[by + 1] {
+                                for bx in 0..<nx {
+                                    let b = by * nx + bx, l = lo[b]
+                                    guard hi[b] > l else { continue }
+                                    let scale = Float(bins) / (hi[b] - l), counts = c.baseAddress! + b * bins
+                                    for value in UnsafeBufferPointer(rebasing: v[(y * w + x0[bx])..<(y * w + x0[bx + 1])]) where value.isFinite {
+                                        counts[min(last, Int((value - l) * scale))] += 1
+                                    }
+                                }
                             }
                         }
                     }

@@ -191,7 +191,8 @@ public struct NucleusSegmenter: Sendable {
                 row.withUnsafeMutableBufferPointer { t in
                     for y in 0..<image.height {
                         local.row(y, into: t)
-                        for x in 0..<w where p[y * w + x] > t[x] { m[y * w + x] = 1 }
+                        let pr = p.baseAddress! + y * w, mr = m.baseAddress! + y * w
+                        for x in 0..<w { mr[x] = pr[x] > t[x] ? 1 : 0 }
                     }
                 }
             }
@@ -278,18 +279,24 @@ public struct NucleusSegmenter: Sendable {
         var values = [Float](repeating: 0, count: start[objects + 1])
         var outside = BinnedValues(lo: lo, hi: hi)
         let binning = outside.binning
+        var next = start
         labels.labels.withUnsafeBufferPointer { l in
             smoothed.pixels.withUnsafeBufferPointer { s in
                 mask.withUnsafeBufferPointer { m in
                     values.withUnsafeMutableBufferPointer { v in
-                        var next = start
-                        outside.fill { c in
-                            var added = 0
-                            for i in 0..<n {
-                                if l[i] != 0 { v[next[Int(l[i])]] = s[i]; next[Int(l[i])] += 1 }
-                                if m[i] == 0 { c[binning.bin(s[i])] += 1; added += 1 }
+                        next.withUnsafeMutableBufferPointer { next in
+                            outside.fill { c in
+                                var added = 0
+                                for i in 0..<n {
+                                    let k = Int(l[i])
+                                    if k != 0 {
+                                        v[next[k]] = s[i]; next[k] += 1
+                                    } else if m[i] == 0 {  // object pixels lie inside the mask
+                                        c[binning.bin(s[i])] += 1; added += 1
+                                    }
+                                }
+                                return added
                             }
-                            return added
                         }
                     }
                 }
@@ -344,11 +351,14 @@ public struct NucleusSegmenter: Sendable {
 /// Block thresholds interpolated bilinearly between block centres, scaled and clamped to [lo, hi].
 struct LocalThresholds {
     let blocks: [Float], nx: Int, ny: Int, width: Int, height: Int, scale: Float, lo: Float, hi: Float
-    let columns: [(Int, Int, Float)]
+    /// Per column: the first of its two blocks and the weight of the second.
+    let column: [Int], weight: [Float]
 
     init(blocks: [Float], nx: Int, ny: Int, width: Int, height: Int, scale: Float, lo: Float, hi: Float) {
         (self.blocks, self.nx, self.ny, self.width, self.height, self.scale, self.lo, self.hi) = (blocks, nx, ny, width, height, scale, lo, hi)
-        columns = (0..<width).map { Self.axis($0, width, nx) }
+        let axes = (0..<width).map { Self.axis($0, width, nx) }
+        column = axes.map(\.0)
+        weight = axes.map(\.2)
     }
 
     /// Block centre k along an axis of n blocks over `size` pixels lies at (k + 0.5) * size / n:
@@ -362,10 +372,22 @@ struct LocalThresholds {
     /// Row y's thresholds into `out` (`width` values): blocks interpolated along y, then along x.
     func row(_ y: Int, into out: UnsafeMutableBufferPointer<Float>) {
         let (y0, y1, fy) = Self.axis(y, height, ny)
-        let line = (0..<nx).map { blocks[y0 * nx + $0] * (1 - fy) + blocks[y1 * nx + $0] * fy }
-        for x in 0..<width {
-            let (x0, x1, fx) = columns[x]
-            out[x] = min(max((line[x0] * (1 - fx) + line[x1] * fx) * scale, lo), hi)
+        weight.withUnsafeBufferPointer { weight in
+            // Columns come in runs between the same two block centres: one vectorizable loop per run.
+            var x = 0
+            while x < width {
+                let k = column[x]
+                var end = x + 1
+                while end < width && column[end] == k { end += 1 }
+                let a = blocks[y0 * nx + k] * (1 - fy) + blocks[y1 * nx + k] * fy
+                let b = blocks[y0 * nx + k + 1] * (1 - fy) + blocks[y1 * nx + k + 1] * fy
+                let (scale, lo, hi) = (scale, lo, hi)
+                for i in x..<end {
+                    let fx = weight[i]
+                    out[i] = min(max((a * (1 - fx) + b * fx) * scale, lo), hi)
+                }
+                x = end
+            }
         }
     }
 }

@@ -79,6 +79,61 @@ enum MorphoBinary {
     }
 }
 
+/// Hostile files end in one named error and exit code 1, with the process held to 2 GiB of address space
+/// (`ulimit -v`): a TIFF declaring 100000 x 100000 pixels (it used to ask for 40 GB), nested YAML aliases
+/// (5.4 GB), an empty TIFF, NaN pixels, non-UTF-8 text and NaN profiles; nothing is left in the output folder.
+@Suite struct HostileInputTests {
+    static func morphoLimited(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcessCapturing(URL(fileURLWithPath: "/bin/bash"), ["-c", "ulimit -v 2097152 && exec \"$0\" \"$@\"", MorphoBinary.url.path] + args,
+                                cwd: TestPaths.repoRoot)
+    }
+
+    @Test func namedErrorsWithinTwoGiB() throws {
+        let dir = TestPaths.temporaryDirectory("hostile")
+        func file(_ name: String, _ data: Data) throws -> String {
+            let url = dir.appendingPathComponent(name)
+            try data.write(to: url)
+            return url.path
+        }
+        var huge = Data([0x49, 0x49, 42, 0, 8, 0, 0, 0])
+        func u16(_ v: UInt16) { huge.append(contentsOf: [UInt8(v & 0xFF), UInt8(v >> 8)]) }
+        func u32(_ v: UInt32) { for k in 0..<4 { huge.append(UInt8((v >> (8 * UInt32(k))) & 0xFF)) } }
+        let entries: [(UInt16, UInt16, UInt32)] = [(256, 4, 100_000), (257, 4, 100_000), (258, 3, 16), (259, 3, 1), (262, 3, 1),
+                                                   (273, 4, 8 + 2 + 9 * 12 + 4), (277, 3, 1), (278, 4, 100_000), (279, 4, 10)]
+        u16(UInt16(entries.count))
+        for (tag, type, value) in entries { u16(tag); u16(type); u32(1); type == 3 ? { u16(UInt16(value)); u16(0) }() : u32(value) }
+        u32(0)
+        huge.append(Data(repeating: 7, count: 10))
+        let hugeTIFF = try file("huge.tif", huge)
+        var nanImage = Image(width: 32, height: 32, value: 100, bitDepth: .float32)
+        nanImage[3, 4] = .nan
+        let nanTIFF = dir.appendingPathComponent("nan.tif")
+        try TIFF.write(nanImage, to: nanTIFF, bitDepth: .float32)
+        let inner = ["&a0 [x, x, x, x, x, x, x, x, x, x]"] + (1..<9).map { k in "&a\(k) [" + Array(repeating: "*a\(k - 1)", count: 10).joined(separator: ", ") + "]" }
+        let bomb = try file("bomb.yaml", Data("name: b\noutput: \(dir.path)/run\nexperiment:\n  synthetic: {preset: tiny}\nstages:\n  - segmentation: {drop_flagged: [\(inner.joined(separator: ", "))]}\n".utf8))
+        let header = "Metadata_Compound,Metadata_Concentration,Metadata_MoA,Metadata_Batch,f1,f2\n"
+        let nanProfiles = try file("nan.csv", Data((header + "A,1,x,W1,1,2\nB,1,x,W2,,1\nC,1,y,W1,3,1\nD,1,y,W2,2,5\n").utf8))
+        let latin1 = try file("latin1.csv", Data(header.utf8) + Data("Caf".utf8) + Data([0xE9]) + Data(",1,x,W1,1,2\n".utf8))
+        let out = dir.appendingPathComponent("out")
+
+        let cases: [(args: [String], expected: [String])] = [
+            (["tiff", hugeTIFF], [hugeTIFF, "memory budget"]),
+            (["segment", "--image", hugeTIFF, "--out", out.path], [hugeTIFF, "memory budget"]),
+            (["segment", "--image", try file("empty.tif", Data()), "--out", out.path], ["empty.tif: not a readable TIFF (the file is empty)"]),
+            (["segment", "--image", nanTIFF.path, "--out", out.path], ["nan.tif", "non-finite pixel at x=3, y=4"]),
+            (["run", bomb], ["bomb.yaml", "anchors and aliases"]),
+            (["match", nanProfiles], ["treatment B@1: 1 of 2 profile values are NaN"]),
+            (["match", latin1], ["latin1.csv:2", "is not UTF-8"]),
+        ]
+        for c in cases {
+            let r = try Self.morphoLimited(c.args)
+            #expect(r.status == 1 && c.expected.allSatisfy(r.stderr.contains) && r.stderr.hasPrefix("error: "), "\(c.args): \(r.status) \(r.stderr)")
+        }
+        let left = (try? FileManager.default.subpathsOfDirectory(atPath: out.path)) ?? []
+        #expect(left.isEmpty, "\(left)")
+    }
+}
+
 @Suite struct ProfileCommandLineTests {
     @Test func profileThenMatchOnTheRealProfiles() throws {
         let dir = TestPaths.temporaryDirectory("cli-profile")
