@@ -90,7 +90,8 @@ public struct CropStage: Sendable {
         var results = [PlateResult]()
         for plate in experiment.plates {
             let out = output.appendingPathComponent("\(plate.name).h5")
-            let key = try UnitKey(config: config, inputs: try inputs(plate: plate, experiment: experiment), output: out)
+            let key = try UnitKey(config: config, inputs: try inputs(plate: plate, experiment: experiment),
+                                  extra: plate.planeSignature(experiment.channels), output: out)
             if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, crops: record.counts["crops"] ?? 0, skipped: record.counts["skipped"] ?? 0))
                 continue
@@ -129,14 +130,14 @@ public struct CropStage: Sendable {
                        functions: [String: IlluminationFunction]) throws -> [Image] {
         let context = "plate \(plate) well \(well) site \(site.index)"
         guard let wellID = WellID(well) else { throw MorphoError.data(context: context, problem: "bad well name") }
-        return try FieldOfView.load(site, channels: channels, plate: plate, well: wellID) { name, url in
+        return try FieldOfView.load(site, channels: channels, plate: plate, well: wellID) { name, url, plane in
             guard let fn = functions[name] else {
                 if illumination != nil {
                     throw MorphoError.data(context: "plate \(plate)", problem: "no illumination function for channel '\(name)'")
                 }
-                return try ImageFile.readImage(url)
+                return try ImageFile.readImage(url, plane: plane)
             }
-            return try fn.read(url, context: "\(context) channel \(name)")
+            return try fn.read(url, plane: plane, context: "\(context) channel \(name)")
         }.channels
     }
 

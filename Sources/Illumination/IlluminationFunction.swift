@@ -111,9 +111,9 @@ public struct IlluminationFunction: Sendable {
 
     /// Reads a single-image file divided by the function; the sizes must agree. A TIFF is divided row
     /// by row as it is decoded (the same values as `apply(to: TIFF.readImage(url))`, one pass over
-    /// memory fewer); other formats are read whole, then divided.
-    public func read(_ url: URL, context: String) throws -> Image {
-        guard !ImageFile.decodesWithOpenCV(url) else { return try apply(to: PNG.readImage(url), context: context) }
+    /// memory fewer); other formats, and planes of multi-plane files, are read whole, then divided.
+    public func read(_ url: URL, plane: Int? = nil, context: String) throws -> Image {
+        guard !ImageFile.decodesWithOpenCV(url), plane == nil else { return try apply(to: ImageFile.readImage(url, plane: plane), context: context) }
         return try TIFF.readImage(url, dividingBy: image) { w, h in mismatch(w, h, context: context) }
     }
 

@@ -69,7 +69,7 @@ public struct IlluminationStage: Sendable {
         for plate in experiment.plates {
             let out = IlluminationStore.url(folder: output, plate: plate.name)
             let inputs = plate.wells.flatMap { $0.sites.flatMap { s in channels.compactMap { s.files[$0] } } }
-            let key = try UnitKey(config: config, inputs: inputs, extra: channels.joined(separator: ","), output: out)
+            let key = try UnitKey(config: config, inputs: inputs, extra: channels.joined(separator: ",") + plate.planeSignature(channels), output: out)
             if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, fields: record.counts["fields"] ?? 0, seconds: 0))
                 continue

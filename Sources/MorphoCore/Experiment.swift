@@ -22,10 +22,14 @@ public struct Treatment: Hashable, Sendable, Codable {
 public struct Site: Sendable, Hashable {
     public var index: Int
     public var files: [String: URL]
+    /// Per channel, the plane of a multi-plane file (pages x samples, 0-based; LoadData's `Frame_`);
+    /// absent: the file must hold one plane.
+    public var planes: [String: Int]
 
-    public init(index: Int, files: [String: URL]) {
+    public init(index: Int, files: [String: URL], planes: [String: Int] = [:]) {
         self.index = index
         self.files = files
+        self.planes = planes
     }
 }
 
@@ -57,6 +61,13 @@ public struct Plate: Sendable {
     }
 
     public var siteCount: Int { wells.reduce(0) { $0 + $1.sites.count } }
+
+    /// The planes `channels` read from multi-plane files, site by site, for unit keys (a changed
+    /// `Frame_` must redo the work); empty when every file holds one plane, so keys stay as they were.
+    public func planeSignature(_ channels: [String]) -> String {
+        let planes = wells.flatMap { $0.sites.flatMap { s in channels.map { s.planes[$0].map(String.init) ?? "-" } } }
+        return planes.allSatisfy { $0 == "-" } ? "" : "|planes=" + planes.joined(separator: ",")
+    }
 }
 
 /// A screen: plates -> wells -> sites -> channel files, with treatment annotations.

@@ -108,8 +108,9 @@ public enum BBBC021Layout {
 /// `PathName_<Channel>`, or `URL_<Channel>` (a path or a file:// URL), each with or without the
 /// `Image_` prefix (JUMP's load_data.csv has none); `Metadata_Plate`, `Metadata_Well`, `Metadata_Site`
 /// (or `Metadata_Field`), and optionally `Metadata_Compound`, `Metadata_Concentration`, `Metadata_MoA`,
-/// `Metadata_Batch` (else JUMP's `Metadata_Source`), `Metadata_Replicate`. `Frame_`/`Series_` columns
-/// (planes of multi-page files) are refused unless all are 0.
+/// `Metadata_Batch` (else JUMP's `Metadata_Source`), `Metadata_Replicate`. `Frame_<Channel>` selects a
+/// page (0-based) of a multi-page TIFF; `Series_<Channel>` other than 0 (another series of a
+/// multi-series file) is refused. Treatment columns may also come from a plate map (`Options.metadata`).
 public enum LoadDataLayout {
     public struct Options: Sendable {
         /// Relative `Image_PathName_*` values are resolved against this folder (default: the CSV's folder).
@@ -121,15 +122,64 @@ public enum LoadDataLayout {
         public var controlCompound: String? = "DMSO"
         /// MoA annotations to join where the CSV has no `Metadata_MoA` column.
         public var annotations: MoAAnnotations?
+        /// A per-well metadata table (a plate map) whose `Metadata_*` columns are joined on plate + well,
+        /// or on well alone when it has no `Metadata_Plate` column (one map for every plate).
+        public var metadata: URL?
 
         public init(imageRoot: URL? = nil, channels: [String]? = nil, checkFiles: Bool = true,
-                    controlCompound: String? = "DMSO", annotations: MoAAnnotations? = nil) {
+                    controlCompound: String? = "DMSO", annotations: MoAAnnotations? = nil, metadata: URL? = nil) {
             self.imageRoot = imageRoot
             self.channels = channels
             self.checkFiles = checkFiles
             self.controlCompound = controlCompound
             self.annotations = annotations
+            self.metadata = metadata
         }
+    }
+
+    /// The `Metadata_*` columns of a plate map, one value per row of `csv` (the LoadData table), joined
+    /// on plate + well (wells compared as wells: A1 = A01) or on well alone. The well column may be
+    /// `Metadata_Well` or JUMP's `well_position`. Every LoadData well must have exactly one row; a value
+    /// that contradicts the LoadData CSV's own column is an error naming both files and lines.
+    static func joinMetadata(_ url: URL, onto csv: CSVTable, plates: [String], wells: [String], report: inout LayoutReport) throws -> [String: [String]] {
+        let meta = try CSV.read(url)
+        let name = url.lastPathComponent, loadName = (csv.source as NSString).lastPathComponent
+        guard let wellColumn = ["Metadata_Well", "Metadata_well_position", "well_position"].first(where: meta.hasColumn) else {
+            throw MorphoError.table(file: url.path, line: 1, column: "Metadata_Well", problem: "a plate map needs a Metadata_Well (or well_position) column")
+        }
+        let byPlate = meta.hasColumn("Metadata_Plate")
+        func well(_ text: String) -> String { WellID(text).map(String.init(describing:)) ?? text }
+        let metaWells = try meta.column(wellColumn), metaPlates = byPlate ? try meta.column("Metadata_Plate") : nil
+        var index = [String: Int]()
+        for r in 0..<meta.rowCount {
+            let key = (metaPlates.map { $0[r] + "\t" } ?? "") + well(metaWells[r])
+            if let first = index[key] {
+                report.errors.append("\(name):\(meta.lineNumber(ofRow: r)): \(byPlate ? "plate \(metaPlates![r]) " : "")well \(metaWells[r]) is also on line \(meta.lineNumber(ofRow: first))")
+            } else {
+                index[key] = r
+            }
+        }
+        let columns = meta.header.filter { $0.hasPrefix("Metadata_") && $0 != "Metadata_Plate" && $0 != wellColumn }
+        var joined = [String: [String]]()
+        var missing = [String]()
+        for c in columns {
+            let values = try meta.column(c), own = csv.hasColumn(c) ? try csv.column(c) : nil
+            joined[c] = (0..<csv.rowCount).map { r in
+                guard let m = index[(byPlate ? plates[r] + "\t" : "") + well(wells[r])] else { return own?[r] ?? "" }
+                if let own, !own[r].isEmpty, !values[m].isEmpty, own[r] != values[m] {
+                    report.errors.append("\(loadName):\(csv.lineNumber(ofRow: r)): \(c) is '\(own[r])' but \(name):\(meta.lineNumber(ofRow: m)) says '\(values[m])'")
+                }
+                return own.map { $0[r].isEmpty ? values[m] : $0[r] } ?? values[m]
+            }
+        }
+        for r in 0..<csv.rowCount where index[(byPlate ? plates[r] + "\t" : "") + well(wells[r])] == nil {
+            let what = (byPlate ? "plate \(plates[r]) " : "") + "well \(wells[r])"
+            if !missing.contains(what) { missing.append(what) }
+        }
+        if !missing.isEmpty {
+            report.errors.append("\(name): no row for \(missing.count) well(s) of \(loadName) (first: \(missing.prefix(5).joined(separator: ", ")))")
+        }
+        return joined
     }
 
     public static func read(_ url: URL, options: Options = Options()) throws -> (Experiment, LayoutReport) {
@@ -163,11 +213,10 @@ public enum LoadDataLayout {
             report.errors.append("\(name): channel '\(ch)' has no PathName_\(ch) column")
         }
         for ch in found {
-            for kind in ["Frame", "Series"] {
-                guard let c = column(kind, ch) else { continue }
-                if let r = try csv.column(c).firstIndex(where: { !$0.isEmpty && $0 != "0" }) {
-                    report.errors.append("\(name):\(csv.lineNumber(ofRow: r)): column \(c) selects plane \(try csv.column(c)[r]) of a multi-page file; Morpho reads single-plane files only (split the file, one plane per channel)")
-                }
+            // Series (of a multi-series file, e.g. OME-TIFF) other than the first are not read.
+            guard let c = column("Series", ch) else { continue }
+            if let r = try csv.column(c).firstIndex(where: { !$0.isEmpty && $0 != "0" }) {
+                report.errors.append("\(name):\(csv.lineNumber(ofRow: r)): column \(c) selects series \(try csv.column(c)[r]) of a multi-series file; Morpho reads the first series only (export each series to its own file)")
             }
         }
         for required in ["Metadata_Plate", "Metadata_Well"] where !csv.hasColumn(required) {
@@ -178,7 +227,9 @@ public enum LoadDataLayout {
         let root = options.imageRoot ?? url.deletingLastPathComponent()
         let plates = try csv.column("Metadata_Plate"), wells = try csv.column("Metadata_Well")
         let sites = ["Metadata_Site", "Metadata_Field", "Metadata_FieldID"].first(where: csv.hasColumn).map { try! csv.column($0) }
-        func optional(_ c: String) -> [String]? { csv.hasColumn(c) ? try! csv.column(c) : nil }
+        let joined = try options.metadata.map { try joinMetadata($0, onto: csv, plates: plates, wells: wells, report: &report) } ?? [:]
+        try report.throwIfErrors()
+        func optional(_ c: String) -> [String]? { joined[c] ?? (csv.hasColumn(c) ? try! csv.column(c) : nil) }
         let compounds = optional("Metadata_Compound"), concs = optional("Metadata_Concentration")
         let moas = optional("Metadata_MoA"), replicates = optional("Metadata_Replicate")
         let batches = optional("Metadata_Batch") ?? optional("Metadata_Source")
@@ -186,6 +237,8 @@ public enum LoadDataLayout {
         let fileColumns = try channels.map { ch in try column("FileName", ch).map { try csv.column($0) } }
         let pathColumns = try channels.map { ch in try column("PathName", ch).map { try csv.column($0) } }
         let urlColumns = try channels.map { ch in try column("URL", ch).map { try csv.column($0) } }
+        // CellProfiler's Frame_<Channel>: the page (0-based) of a multi-page file.
+        let frameColumns = try channels.map { ch in try column("Frame", ch).map { try csv.column($0) } }
 
         var rows = [LayoutRow]()
         var unannotated = Set<String>()
@@ -224,9 +277,19 @@ public enum LoadDataLayout {
                     }
                 }
             }
+            var planes = [String: Int]()
+            for k in channels.indices {
+                guard let text = frameColumns[k]?[r], !text.isEmpty else { continue }
+                guard let frame = Int(text), frame >= 0 else {
+                    report.errors.append("\(origin): Frame_\(channels[k]) '\(text)' is not a page number (0, 1, ...)"); continue
+                }
+                planes[channels[k]] = frame
+            }
             if files.count < channels.count { continue }
-            rows.append(LayoutRow(plate: plates[r], well: wells[r], site: site, files: files, treatment: treatment,
-                                  replicate: replicates.flatMap { Int($0[r]) }, batch: batches?[r], origin: origin))
+            var row = LayoutRow(plate: plates[r], well: wells[r], site: site, files: files, treatment: treatment,
+                                replicate: replicates.flatMap { Int($0[r]) }, batch: batches?[r], origin: origin)
+            row.planes = planes
+            rows.append(row)
         }
         if !unannotated.isEmpty {
             report.warnings.append("\(unannotated.count) treatment(s) have no MoA annotation: \(unannotated.sorted(by: naturalLess).joined(separator: ", "))")

@@ -26,6 +26,8 @@ public struct LayoutRow: Sendable {
     public var well: String
     public var site: Int
     public var files: [String: URL]
+    /// Planes of multi-plane files, by channel (see `Site.planes`).
+    public var planes: [String: Int] = [:]
     public var treatment: Treatment?
     public var replicate: Int?
     public var batch: String?
@@ -94,7 +96,7 @@ public enum ExperimentAssembler {
             }
             batches[row.plate] = batch
             let key = WellKey(plate: row.plate, well: id)
-            let site = Site(index: row.site, files: row.files)
+            let site = Site(index: row.site, files: row.files, planes: row.planes)
             if var well = wells[key] {
                 if well.treatment != row.treatment {
                     report.errors.append("\(row.origin): plate \(row.plate) well \(id) has treatment \(row.treatment?.key ?? "none") but \(well.treatment?.key ?? "none") at \(wellOrigins[key]!)")

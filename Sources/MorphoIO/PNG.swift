@@ -72,4 +72,14 @@ public enum ImageFile {
     public static func readImage(_ url: URL) throws -> Image {
         decodesWithOpenCV(url) ? try PNG.readImage(url) : try TIFF.readImage(url)
     }
+
+    /// Plane `plane` (pages x samples, 0-based) of a file; nil: the file must hold one plane.
+    public static func readImage(_ url: URL, plane: Int?) throws -> Image {
+        guard let plane else { return try readImage(url) }
+        let planes = decodesWithOpenCV(url) ? [try PNG.readImage(url)] : try TIFF.read(url)
+        guard planes.indices.contains(plane) else {
+            throw MorphoError.unsupportedImage(path: url.path, problem: "holds \(planes.count) plane(s); plane \(plane) was asked for")
+        }
+        return planes[plane]
+    }
 }

@@ -80,7 +80,7 @@ public struct BoundStage: @unchecked Sendable {
 /// synthetic screen generated into `<output>/screen` (seeded, so every machine makes the same one).
 public enum ExperimentSource: Sendable {
     case bbbc021(imageCSV: URL, moaCSV: URL, images: URL?, annotatedOnly: Bool, checkFiles: Bool, excludePlateControls: Bool)
-    case loaddata(csv: URL, moa: URL?, images: URL?)
+    case loaddata(csv: URL, moa: URL?, images: URL?, metadata: URL?)
     /// A synthetic screen: generated from the config, or the real design of `layout` rendered with synthetic pixels.
     case synthetic(SyntheticConfig, layout: SyntheticLayout?)
     /// An RxRx1 screen: its folder (train.csv, ... and the images), or a synthetic RxRx1-like screen
@@ -278,7 +278,7 @@ public struct Pipeline: Sendable {
         case "loaddata":
             let c = try ConfigDecoding.decode(LoadDataSection(), from: m["loaddata"], path: "experiment.loaddata", file: file)
             guard !c.csv.isEmpty else { throw MorphoError.config(key: "experiment.loaddata.csv", problem: "\(file): give the LoadData CSV") }
-            return (.loaddata(csv: URL(fileURLWithPath: c.csv), moa: path(c.moa), images: path(c.images)), plates)
+            return (.loaddata(csv: URL(fileURLWithPath: c.csv), moa: path(c.moa), images: path(c.images), metadata: path(c.metadata)), plates)
         default:
             var (preset, rest) = splitPreset(m["synthetic"]!, default: "small")
             var layout: SyntheticLayout?
@@ -307,7 +307,7 @@ public struct Pipeline: Sendable {
     }
 
     struct RxRx1Section: Codable { var folder: String?; var truth: String?; var imageExtension = "png" }
-    struct LoadDataSection: Codable { var csv = ""; var moa: String?; var images: String? }
+    struct LoadDataSection: Codable { var csv = ""; var moa: String?; var images: String?; var metadata: String? }
 
     /// `a.b.c=value` overrides set into the document (lists by index: `stages.2.train.epochs=1` is also
     /// reachable as `stages.train.epochs=1`, by stage name).

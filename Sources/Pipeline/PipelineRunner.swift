@@ -58,9 +58,9 @@ public struct PipelineRunner {
             experiment = try BBBC021Layout.read(imageCSV: imageCSV, moaCSV: moaCSV,
                                                 options: .init(imageRoot: images, checkFiles: checkFiles, annotatedOnly: annotatedOnly,
                                                               plates: pipeline.plates.map(Set.init), excludePlateControls: excludePlateControls)).0
-        case .loaddata(let csv, let moa, let images):
+        case .loaddata(let csv, let moa, let images, let metadata):
             let annotations = try moa.map { try MoAAnnotations.read($0) }
-            experiment = try LoadDataLayout.read(csv, options: .init(imageRoot: images, checkFiles: true, annotations: annotations)).0
+            experiment = try LoadDataLayout.read(csv, options: .init(imageRoot: images, checkFiles: true, annotations: annotations, metadata: metadata)).0
         case .synthetic(let config, let layout):
             let folder = screenFolder
             var design = try ScreenDesign.make(config)

@@ -104,7 +104,7 @@ public struct SegmentationStage: Sendable {
             let out = Self.locationsURL(folder: output, plate: plate.name)
             var inputs = plate.wells.flatMap { $0.sites.compactMap { $0.files[dna] } }
             if let illumination { inputs.append(IlluminationStore.url(folder: illumination, plate: plate.name)) }
-            let key = try UnitKey(config: config, inputs: inputs, extra: "\(dna)|labels=\(saveLabels)", output: out)
+            let key = try UnitKey(config: config, inputs: inputs, extra: "\(dna)|labels=\(saveLabels)" + plate.planeSignature([dna]), output: out)
             if let record = key.current {
                 var dropped = [FieldFlag: Int]()
                 for flag in FieldFlag.allCases { if let n = record.counts["dropped_\(flag.rawValue)"], n > 0 { dropped[flag] = n } }
@@ -140,7 +140,7 @@ public struct SegmentationStage: Sendable {
             guard let file = site.files[dna] else {
                 throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
             }
-            let raw = try ImageFile.readImage(file)
+            let raw = try ImageFile.readImage(file, plane: site.planes[dna])
             let image = try function?.apply(to: raw, context: context) ?? raw
             let result = try segmenter.segment(image, raw: raw, context: context)
             if saveLabels {

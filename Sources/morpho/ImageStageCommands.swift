@@ -11,6 +11,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "BBBC021_v1_image.csv(.gz) or a file in its format (a synthetic screen's image.csv).") var bbbc021: String?
     @Option(help: "BBBC021_v1_moa.csv or a file in its format.") var moa: String?
     @Option(help: "A CellProfiler LoadData CSV.") var loaddata: String?
+    @Option(help: "With --loaddata: a plate map whose Metadata_* columns are joined on Metadata_Plate + Metadata_Well (or on the well alone).") var metadata: String?
     @Option(help: "Folder the image paths are relative to.") var images: String?
     @Option(help: "Comma-separated plates to process (default all).") var plates: String?
 
@@ -26,7 +27,8 @@ struct ExperimentOptions: ParsableArguments {
         } else if let loaddata {
             let annotations = try moa.map { try MoAAnnotations.read(URL(fileURLWithPath: $0)) }
             (experiment, report) = try LoadDataLayout.read(URL(fileURLWithPath: loaddata),
-                                                           options: .init(imageRoot: root, checkFiles: checkFiles, annotations: annotations))
+                                                           options: .init(imageRoot: root, checkFiles: checkFiles, annotations: annotations,
+                                                                          metadata: metadata.map { URL(fileURLWithPath: $0) }))
         } else {
             throw MorphoError.config(key: "bbbc021", problem: "give --bbbc021 (with --moa) or --loaddata")
         }

@@ -71,8 +71,9 @@ struct RunCommand: ParsableCommand {
             experiment = Node([(Node("bbbc021"), Node([(Node("image_csv"), path(i)), (Node("moa_csv"), path(m)), (Node("images"), path(images)),
                                                        (Node("annotated_only"), flag(annotated)), (Node("check_files"), flag(check)),
                                                        (Node("exclude_plate_controls"), flag(excludeControls))]))])
-        case .loaddata(let csv, let moa, let images):
-            experiment = Node([(Node("loaddata"), Node([(Node("csv"), path(csv)), (Node("moa"), path(moa)), (Node("images"), path(images))]))])
+        case .loaddata(let csv, let moa, let images, let metadata):
+            experiment = Node([(Node("loaddata"), Node([(Node("csv"), path(csv)), (Node("moa"), path(moa)), (Node("images"), path(images)),
+                                                        (Node("metadata"), path(metadata))]))])
         case .synthetic(let c, let layout):
             var node = try JSONValue(json: try encoder.encode(c)).node
             if let layout, case .mapping(var m) = node {

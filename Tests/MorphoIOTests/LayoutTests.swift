@@ -165,8 +165,49 @@ func errorText(_ body: () throws -> Void) -> String {
 
         let remote = "Metadata_Plate,Metadata_Well,URL_DNA\nP1,A01,s3://bucket/x.tiff\n"
         #expect(errorText { _ = try LoadDataLayout.read(try write(remote)) }.contains("load_data.csv:2: URL_DNA 's3://bucket/x.tiff' is not a local file"))
-        let frames = "Metadata_Plate,Metadata_Well,FileName_DNA,PathName_DNA,Frame_DNA\nP1,A01,r01c01f01p01-ch5sk1fk1fl1.tiff,\(Self.jump.path),2\n"
-        #expect(errorText { _ = try LoadDataLayout.read(try write(frames)) }.contains("column Frame_DNA selects plane 2"))
+        // Frame_ picks a page of a multi-page TIFF; Series_ other than 0 is refused.
+        let stack = TestPaths.temporaryDirectory("frames").appendingPathComponent("stack.tif")
+        try TIFF.write((0..<3).map { Image(width: 8, height: 6, value: Float(100 * $0), bitDepth: .uint16) }, to: stack)
+        let frames = "Metadata_Plate,Metadata_Well,FileName_DNA,PathName_DNA,Frame_DNA,FileName_ER,PathName_ER,Frame_ER\nP1,A01,stack.tif,\(stack.deletingLastPathComponent().path),2,stack.tif,\(stack.deletingLastPathComponent().path),0\n"
+        let (f, r3) = try LoadDataLayout.read(try write(frames))
+        let field = try FieldOfView.load(f.plates[0].wells[0].sites[0], channels: ["DNA", "ER"], plate: "P1", well: WellID("A01")!)
+        #expect(r3.errors.isEmpty && field.channel("DNA")!.pixels[0] == 200 && field.channel("ER")!.pixels[0] == 0)
+        #expect(errorText { _ = try ImageFile.readImage(stack, plane: 3) }.contains("holds 3 plane(s); plane 3 was asked for"))
+        let series = "Metadata_Plate,Metadata_Well,FileName_DNA,PathName_DNA,Series_DNA\nP1,A01,stack.tif,\(stack.deletingLastPathComponent().path),1\n"
+        #expect(errorText { _ = try LoadDataLayout.read(try write(series)) }.contains("column Series_DNA selects series 1"))
+    }
+
+    /// Treatments from a separate plate map (JUMP's `well_position`, or `Metadata_Well` with or without
+    /// `Metadata_Plate`), joined on plate + well with wells compared as wells (A1 = A01); a map that
+    /// misses a well, lists one twice or contradicts the LoadData CSV is an error naming files and lines.
+    @Test func joinsAPlateMapOnPlateAndWell() throws {
+        let dir = TestPaths.temporaryDirectory("platemap")
+        let dna = "r01c01f01p01-ch5sk1fk1fl1.tiff"
+        let load = dir.appendingPathComponent("load_data.csv")
+        try Data(("Metadata_Plate,Metadata_Well,Metadata_Site,FileName_DNA,PathName_DNA\n"
+            + ["P1,A01,1", "P1,B02,1", "P2,A01,1"].map { "\($0),\(dna),\(Self.jump.path)" }.joined(separator: "\n") + "\n").utf8).write(to: load)
+        func map(_ text: String) throws -> URL {
+            let url = dir.appendingPathComponent("platemap.csv")
+            try Data(text.utf8).write(to: url)
+            return url
+        }
+        // One map for every plate, JUMP's column name and unpadded wells.
+        let shared = try map("well_position,Metadata_Compound,Metadata_Concentration,Metadata_MoA\nA1,DMSO,0,\nB2,taxol,0.3,Microtubule stabilizers\n")
+        let (e, report) = try LoadDataLayout.read(load, options: .init(checkFiles: false, metadata: shared))
+        #expect(report.errors.isEmpty && e.plates.count == 2)
+        let b02 = e.plates.first { $0.name == "P1" }!.wells.first { $0.id == WellID("B02")! }!
+        #expect(b02.treatment == Treatment(compound: "taxol", concentration: 0.3, moa: "Microtubule stabilizers"))
+        #expect(e.plates.first { $0.name == "P2" }!.wells[0].treatment?.compound == "DMSO")
+
+        // Per plate: P2's A01 is missing, P1's A01 is listed twice.
+        let perPlate = try map("Metadata_Plate,Metadata_Well,Metadata_Compound\nP1,A01,DMSO\nP1,B02,taxol\nP1,A01,DMSO\n")
+        let text = errorText { _ = try LoadDataLayout.read(load, options: .init(checkFiles: false, metadata: perPlate)) }
+        #expect(text.contains("platemap.csv:4: plate P1 well A01 is also on line 2") && text.contains("platemap.csv: no row for 1 well(s) of load_data.csv (first: plate P2 well A01)"), "\(text)")
+
+        // A compound that the LoadData CSV names differently.
+        try Data(("Metadata_Plate,Metadata_Well,Metadata_Compound,FileName_DNA,PathName_DNA\nP1,A01,DMSO,\(dna),\(Self.jump.path)\nP1,B02,nocodazole,\(dna),\(Self.jump.path)\n").utf8).write(to: load)
+        let conflict = errorText { _ = try LoadDataLayout.read(load, options: .init(checkFiles: false, metadata: shared)) }
+        #expect(conflict.contains("load_data.csv:3: Metadata_Compound is 'nocodazole' but platemap.csv:3 says 'taxol'"), "\(conflict)")
     }
 
     @Test func mismatchedChannelSizesNameTheField() throws {

@@ -123,7 +123,7 @@ public struct RunReport {
         var s = ""
         for well in plate.wells.prefix(3) {
             guard let site = well.sites.first, let file = site.files[dna] else { continue }
-            let image = try ImageFile.readImage(file)
+            let image = try ImageFile.readImage(file, plane: site.planes[dna])
             let labelsURL = SegmentationStage.labelsURL(folder: folder(.locations), plate: plate.name, well: "\(well.id)", site: site.index)
             let labels = FileManager.default.fileExists(atPath: labelsURL.path) ? try TIFF.readImage(labelsURL).pixels : nil
             let field = nuclei.first { $0.well == "\(well.id)" && $0.site == site.index }
