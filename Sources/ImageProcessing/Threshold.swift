@@ -107,14 +107,12 @@ public enum Otsu {
                     for by in 0..<ny {
                         for y in y0[by]..<y0[by + 1] {
                             for bx in 0..<nx {
-                                let segment = UnsafeBufferPointer(rebasing: v[(y * w + x0[bx])..<(y * w + x0[bx + 1])])
-                                var (l, u) = extremes(segment)
-                                if !l.isFinite || !u.isFinite {  // infinities do not count
-                                    (l, u) = (.infinity, -.infinity)
-                                    for value in segment where value.isFinite { l = min(l, value); u = max(u, value) }
-                                }
                                 let b = by * nx + bx
-                                lo[b] = min(lo[b], l); hi[b] = max(hi[b], u)
+                                var l = lo[b], u = hi[b]
+                                for value in UnsafeBufferPointer(rebasing: v[(y * w + x0[bx])..<(y * w + x0[bx + 1])]) where value.isFinite {
+                                    l = min(l, value); u = max(u, value)
+                                }
+                                lo[b] = l; hi[b] = u
                             }
                         }
                     }

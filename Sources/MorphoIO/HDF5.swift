@@ -191,6 +191,7 @@ public final class HDF5File {
                 guard r.lowerBound >= 0, r.upperBound <= dims[0] else {
                     throw MorphoError.hdf5(path: url.path, object: path, problem: "items \(r) outside 0..<\(dims[0])")
                 }
+                try checkAllocation([r.count] + dims.dropFirst(), bytes: 4, object: path)
                 let itemSize = dims.dropFirst().reduce(1, *)
                 var out = [Float](repeating: 0, count: r.count * itemSize)
                 if out.isEmpty { return (out, dims) }
@@ -247,6 +248,7 @@ public final class HDF5File {
         try HDF5File.locked {
             try withDataset(path) { ds, dims in
                 guard dims.count == 2 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "expected a 2-D matrix, found rank \(dims.count)") }
+                try checkAllocation(dims, bytes: 4, object: path)
                 var out = [Float](repeating: 0, count: dims[0] * dims[1])
                 if !out.isEmpty {
                     let status = out.withUnsafeMutableBytes { H5Dread(ds, morpho_h5t_native_float(), morpho_h5s_all(), morpho_h5s_all(), morpho_h5p_default(), $0.baseAddress) }
@@ -262,6 +264,7 @@ public final class HDF5File {
         try HDF5File.locked {
             try withDataset(path) { ds, dims in
                 guard dims.count == 1 else { throw MorphoError.hdf5(path: url.path, object: path, problem: "expected a vector, found rank \(dims.count)") }
+                try checkAllocation(dims, bytes: 8, object: path)
                 var out = [Double](repeating: 0, count: dims[0])
                 if !out.isEmpty {
                     let status = out.withUnsafeMutableBytes { H5Dread(ds, morpho_h5t_native_double(), morpho_h5s_all(), morpho_h5s_all(), morpho_h5p_default(), $0.baseAddress) }
@@ -465,10 +468,25 @@ public final class HDF5File {
         return try body(ds, dims.prefix(rank).map { Int($0) })
     }
 
+    /// Sizes come from the file: a read of a dataset declared far larger than it stores (unwritten
+    /// chunks read as fill values) must not become an allocation of that size. Checks the product of
+    /// `counts` x `bytes` against the memory budget (`TIFF.memoryBudget`) before allocating.
+    private func checkAllocation(_ counts: [Int], bytes: Int, object: String) throws {
+        var total = bytes, overflow = false
+        for c in counts {
+            let (product, o) = total.multipliedReportingOverflow(by: max(c, 0))
+            total = product; overflow = overflow || o
+        }
+        if overflow || total > TIFF.memoryBudget {
+            throw MorphoError.hdf5(path: url.path, object: object, problem: "reading \(counts.map(String.init).joined(separator: " x ")) values would take \(overflow ? "more than 2^63" : "\(total >> 20) MiB of") memory, over the budget of \(TIFF.memoryBudget >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
+        }
+    }
+
     /// Reads `count` strings of `fileType` (variable or fixed length) through `read(memType, buffer)`.
     private func readStringData(count: Int, fileType: hid_t, object: String,
                                 read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws -> [String] {
         if count == 0 { return [] }
+        try checkAllocation([count], bytes: MemoryLayout<UnsafeMutablePointer<CChar>?>.size, object: object)
         if H5Tis_variable_str(fileType) > 0 {
             let mem = try stringType()
             defer { H5Tclose(mem) }
@@ -480,6 +498,7 @@ public final class HDF5File {
             return out
         }
         let size = H5Tget_size(fileType)
+        try checkAllocation([count], bytes: size, object: object)
         let mem = H5Tcopy(fileType)
         defer { H5Tclose(mem) }
         var buf = [UInt8](repeating: 0, count: count * size)

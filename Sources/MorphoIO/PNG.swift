@@ -42,6 +42,22 @@ extension Data {
 }
 
 extension PNG {
+    /// A PNG's size comes from its header (IHDR: width and height, big-endian, at bytes 16 and 20), so
+    /// it is checked against the memory budget (`TIFF.memoryBudget`, as Float samples of up to 4
+    /// channels) before OpenCV decodes it.
+    static func checkDeclaredSize(_ url: URL) throws {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return }
+        defer { try? handle.close() }
+        let header = [UInt8]((try? handle.read(upToCount: 24)) ?? Data())
+        guard header.count == 24, header.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else { return }
+        func be32(_ o: Int) -> Int { header[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        let (width, height) = (be32(16), be32(20))
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        if overflow || pixels > TIFF.memoryBudget / 16 {
+            throw MorphoError.unsupportedImage(path: url.path, problem: "declares \(width)x\(height) pixels, over the memory budget of \(TIFF.memoryBudget >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
+        }
+    }
+
     /// Reads a grey 8- or 16-bit PNG (or BMP) in original units, through OpenCV's imgcodecs (libpng).
     /// A colour file whose channels are all equal (a grey image saved as RGB) is read as grey.
     /// A missing, corrupt or colour file is an error naming it.
@@ -50,6 +66,7 @@ extension PNG {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw MorphoError.file(path: url.path, problem: "file not found")
         }
+        try checkDeclaredSize(url)
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0, depth: Int32 = 0
         var pixels: UnsafeMutablePointer<Float>?
         guard mcv_read_image(url.path, &width, &height, &channels, &depth, &pixels) == 0, let pixels else {

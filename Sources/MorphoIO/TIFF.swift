@@ -200,7 +200,8 @@ public enum TIFF {
     }
 
     /// The most bytes one decoded page may take in memory (as 32-bit floats): 1 GiB, or
-    /// `MORPHO_MAX_IMAGE_BYTES`. Sizes come from the file, so they are checked before allocating.
+    /// `MORPHO_MAX_IMAGE_BYTES`. Sizes come from the file, so they are checked before allocating
+    /// (also for PNG images and HDF5 datasets).
     public static var memoryBudget: Int {
         ProcessInfo.processInfo.environment["MORPHO_MAX_IMAGE_BYTES"].flatMap { Int($0) }.map { max($0, 1) } ?? 1 << 30
     }

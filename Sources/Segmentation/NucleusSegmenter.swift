@@ -53,10 +53,36 @@ public struct NucleusSegmenter: Sendable {
         self.config = config
     }
 
+    /// The nucleus diameter of a plate (`DiameterScope.plate`) from a sample of its fields (after
+    /// illumination correction): the median of the fields' estimates, leaving out fields with no
+    /// foreground separable from the background; nil when no field counts. The configured diameter
+    /// when there is one. `parallel`: the fields at once (false: one after the other).
+    public func plateDiameter(_ sample: [Image], parallel: Bool = true) throws -> Double? {
+        if let d = config.configuredDiameter { return d }
+        let estimate = { @Sendable (k: Int) throws -> Double? in
+            let dna = sample[k]
+            guard dna.width > 2, dna.height > 2, dna.pixels.withUnsafeBufferPointer(firstNonFinite) == nil,
+                  let scale = try NucleusScale.find(dna, configured: nil, sigma: { config.resolved(diameter: $0).smoothingSigma },
+                                                    threshold: automaticThreshold) else { return nil }
+            let t = max(Float(config.minimumThreshold), scale.threshold * Float(config.thresholdScale))
+            let mask = ImageProcessing.fillHoles(scale.smoothed.pixels.map { $0 > t ? 1 : 0 }, width: dna.width, height: dna.height)
+            return FieldQC.measure(dna, smoothed: scale.smoothed, mask: mask, saturatedFraction: 0).separable ? scale.diameter : nil
+        }
+        let estimates = try (parallel ? concurrentMap(sample.count, estimate) : sample.indices.map(estimate)).compactMap { $0 }
+        return estimates.isEmpty ? nil : Double(percentile(estimates.map(Float.init), 50))
+    }
+
+    /// The fields of a plate of `count` fields whose estimates make its diameter: up to 8, evenly spread.
+    public static func plateSample(count: Int) -> [Int] {
+        let n = min(8, count)
+        return (0..<n).map { $0 * count / n }
+    }
+
     /// Segments one DNA image (native units, after illumination correction). Non-finite pixels are an
     /// error naming `context`. `raw`, when given, is the image before illumination correction, on
-    /// which saturation is measured.
-    public func segment(_ dna: Image, raw: Image? = nil, context: String = "image") throws -> NucleusSegmentation {
+    /// which saturation is measured. `plateDiameter` (from `plateDiameter(_:)`) replaces the field's own
+    /// estimate when no diameter is configured.
+    public func segment(_ dna: Image, raw: Image? = nil, context: String = "image", plateDiameter: Double? = nil) throws -> NucleusSegmentation {
         let w = dna.width, h = dna.height
         guard w > 2, h > 2 else { throw MorphoError.data(context: context, problem: "image of \(w)x\(h) is too small to segment") }
         if let bad = dna.pixels.withUnsafeBufferPointer(firstNonFinite) {
@@ -65,7 +91,7 @@ public struct NucleusSegmenter: Sendable {
         let saturated = FieldQC.saturatedFraction(raw ?? dna)
         var empty = NucleusSegmentation(labels: LabelImage(width: w, height: h, labels: [Int32](repeating: 0, count: w * h), count: 0),
                                         nuclei: [], threshold: nil, flag: nil, qc: FieldQC(saturatedFraction: saturated), settings: nil)
-        let scale = try NucleusScale.find(dna, configured: config.configuredDiameter,
+        let scale = try NucleusScale.find(dna, configured: config.configuredDiameter ?? plateDiameter,
                                           sigma: { config.resolved(diameter: $0).smoothingSigma }, threshold: automaticThreshold)
         guard let scale else {
             // Constant: saturated only when the value is the top of an integer type (all clipped).
@@ -98,7 +124,7 @@ public struct NucleusSegmenter: Sendable {
         }
         if config.fillHoles { mask = ImageProcessing.fillHoles(mask, width: w, height: h) }
         var qc = FieldQC.measure(dna, smoothed: smoothed, mask: mask, saturatedFraction: saturated)
-        qc.diameter = config.configuredDiameter == nil ? scale.diameter : nil
+        qc.diameter = config.configuredDiameter == nil ? scale.diameter : nil  // estimated here or for the plate
         guard qc.separable else {
             empty.flag = "no separable foreground"
             empty.threshold = t

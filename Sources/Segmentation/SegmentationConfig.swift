@@ -42,11 +42,23 @@ public struct SegmentationConfig: Codable, Sendable, Equatable, Hashable {
         case adaptive
     }
 
+    /// Where an estimated nucleus diameter holds.
+    public enum DiameterScope: String, Codable, Sendable, CaseIterable {
+        /// One diameter per plate: the median of the estimates on up to 8 fields spread over the plate
+        /// (fields without separable foreground do not count), as CellProfiler uses one size range for
+        /// a whole run; every field of the plate is then segmented at that scale.
+        case plate
+        /// Estimated on every field (a single image is always segmented so).
+        case field
+    }
+
     /// Name of the DNA channel; nil: the channel whose name says DNA (DNA, OrigDNA, Hoechst, DAPI, ...).
     public var dnaChannel: String?
-    /// Typical nucleus diameter in pixels; nil: estimated on every field (see `NucleusScale`). The
-    /// smoothing, seed and size settings left unset are derived from it.
+    /// Typical nucleus diameter in pixels; nil: estimated (see `NucleusScale`) per plate or per field
+    /// (`diameterScope`). The smoothing, seed and size settings left unset are derived from it.
     public var diameter: Double?
+    /// Whether an estimated diameter is one per plate (from a sample of fields) or one per field.
+    public var diameterScope = DiameterScope.plate
     /// Standard deviation (pixels) of the Gaussian applied before thresholding; 0 disables it;
     /// nil: max(0.5, diameter / 24) (CellProfiler's 1 px at 24 px).
     public var smoothingSigma: Double?

@@ -133,16 +133,31 @@ public struct SegmentationStage: Sendable {
         }
         let segmenter = try NucleusSegmenter(config)
         let sites = plate.wells.flatMap { w in w.sites.map { (well: w.id, site: $0) } }
-        let reporter = ProgressReporter("segmentation \(plate.name)", total: sites.count, enabled: progress)
-        let fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?, qc: FieldQC) in
+        @Sendable func load(_ k: Int) throws -> (raw: Image, corrected: Image, context: String) {
             let (well, site) = sites[k]
             let context = "plate \(plate.name) well \(well) site \(site.index)"
             guard let file = site.files[dna] else {
                 throw MorphoError.mismatchedImages(context: context, problem: "no file for DNA channel '\(dna)'")
             }
             let raw = try ImageFile.readImage(file, plane: site.planes[dna])
-            let image = try function?.apply(to: raw, context: context) ?? raw
-            let result = try segmenter.segment(image, raw: raw, context: context)
+            return (raw, try function?.apply(to: raw, context: context) ?? raw, context)
+        }
+        var estimated: Double?
+        if config.configuredDiameter == nil && config.diameterScope == .plate {
+            let sample = NucleusSegmenter.plateSample(count: sites.count)
+            estimated = try segmenter.plateDiameter(try concurrentMap(sample.count) { try load(sample[$0]).corrected })
+            let plateDiameter = estimated
+            if progress {
+                let what = plateDiameter.map { String(format: "nucleus diameter %.1f px", $0) } ?? "no separable foreground; diameter estimated per field"
+                FileHandle.standardError.write(Data("segmentation \(plate.name): \(what) (from \(sample.count) sampled fields)\n".utf8))
+            }
+        }
+        let plateDiameter = estimated
+        let reporter = ProgressReporter("segmentation \(plate.name)", total: sites.count, enabled: progress)
+        let fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?, qc: FieldQC) in
+            let (well, site) = sites[k]
+            let (raw, image, context) = try load(k)
+            let result = try segmenter.segment(image, raw: raw, context: context, plateDiameter: plateDiameter)
             if saveLabels {
                 try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))
             }

@@ -35,7 +35,7 @@ struct BenchImageStages: ParsableCommand {
             defer { if data == nil { try? FileManager.default.removeItem(at: dir) } }
             try generate(dir)
             say("data: \(fields) fields of 1280x1024, 3 channels, uint16 TIFF, illumination functions as float TIFF, \(dir.path)")
-            say("pipeline: divide by illumination; DNA: Morpho's default segmentation (nucleus diameter estimated per field, adaptive")
+            say("pipeline: divide by illumination; DNA: Morpho's default segmentation (nucleus diameter estimated per plate from 8 fields, adaptive")
             say("Otsu, fill holes, h-maxima shape declumping, per-object refinement, size filter, QC); scikit-image: Gaussian(1), Otsu,")
             say("fill holes, intensity declumping (maxima of Gaussian(12 / 3.5) 2r+1 apart), size filter 12-60 px; then per-nucleus")
             say("centre/area/box/mean intensity; 96 px crops of all channels (skip at edges, divide by crop max)")
@@ -103,13 +103,18 @@ struct BenchImageStages: ParsableCommand {
         let segmenter = try NucleusSegmenter(config)
         let cropper = try Cropper(CropConfig())
         let start = Date()
+        // As the segmentation stage does: one diameter for the plate, from a sample of its fields.
+        let sample = try NucleusSegmenter.plateSample(count: fields).map { k in
+            try functions[0].read(dir.appendingPathComponent(String(format: "f%03d_c0.tif", k)), context: "field \(k)")
+        }
+        let diameter = config.diameterScope == .plate ? try segmenter.plateDiameter(sample, parallel: threads > 1) : nil
         let counts = try concurrentMap(threads) { worker -> Int in
             var cells = 0
             for k in stride(from: worker, to: fields, by: threads) {
                 let channels = try (0..<3).map { c in
                     try functions[c].read(dir.appendingPathComponent(String(format: "f%03d_c%d.tif", k, c)), context: "field \(k)")
                 }
-                let nuclei = try segmenter.segment(channels[0], context: "field \(k)").nuclei
+                let nuclei = try segmenter.segment(channels[0], context: "field \(k)", plateDiameter: diameter).nuclei
                 cells += try cropper.crop(channels: channels, nuclei: nuclei, context: "field \(k)").count
             }
             return cells

@@ -80,6 +80,29 @@ import Testing
         #expect(throws: MorphoError.self) { try bad.write(to: url.deletingLastPathComponent().appendingPathComponent("bad.h5")) }
     }
 
+    /// A 60-byte-per-chunk file that declares 10^7 x 10^5 floats (h5py writes no chunk: they read as the
+    /// fill value) is refused before allocating, naming the file and the dataset; a small read of the same
+    /// dataset works.
+    @Test(.enabled(if: Peers.available)) func declaredSizesAreCheckedBeforeAllocating() throws {
+        let url = TestPaths.temporaryDirectory("h5-huge").appendingPathComponent("huge.h5")
+        _ = try Peers.run(["-c", """
+        import sys, h5py
+        with h5py.File(sys.argv[1], "w") as f:
+            f.create_dataset("cells/features", shape=(10_000_000, 100_000), dtype="f4", chunks=(16, 1024))
+            f.create_dataset("v", shape=(2**40,), dtype="f8", chunks=(1024,))
+        """, url.path])
+        #expect((try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0) < 100_000)
+        let f = try HDF5File(opening: url)
+        defer { f.close() }
+        for (read, object) in [({ _ = try f.readMatrix("/cells/features") }, "/cells/features"), ({ _ = try f.readDoubles("/v") }, "/v"),
+                               ({ _ = try f.readItems("/cells/features", 0..<100_000) }, "/cells/features")] as [(() throws -> Void, String)] {
+            do { try read(); Issue.record("read \(object)") } catch {
+                #expect("\(error)".contains(url.path) && "\(error)".contains(object) && "\(error)".contains("over the budget"), "\(error)")
+            }
+        }
+        #expect(try f.readItems("/cells/features", 0..<2).values == [Float](repeating: 0, count: 200_000))
+    }
+
     /// h5py reads what Morpho writes: values, string metadata, chunked gzip layout, attributes.
     @Test(.enabled(if: Peers.available)) func h5pyReadsMorphoStores() throws {
         let url = TestPaths.temporaryDirectory("h5").appendingPathComponent("store.h5")

@@ -42,6 +42,18 @@ import Testing
         #expect(b.pixels == values.map(Float.init))
     }
 
+    /// A PNG header declaring 100000 x 100000 pixels is refused before OpenCV decodes it.
+    @Test func declaredSizeIsCheckedBeforeDecoding() throws {
+        let url = TestPaths.temporaryDirectory("png-huge").appendingPathComponent("huge.png")
+        var header = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52])
+        for v: UInt32 in [100_000, 100_000] { header.append(contentsOf: [24, 16, 8, 0].map { UInt8((v >> $0) & 0xFF) }) }
+        header.append(contentsOf: [16, 0, 0, 0, 0, 0, 0, 0, 0])
+        try header.write(to: url)
+        do { _ = try PNG.readImage(url); Issue.record("decoded") } catch {
+            #expect("\(error)".contains(url.path) && "\(error)".contains("100000x100000") && "\(error)".contains("memory budget"), "\(error)")
+        }
+    }
+
     @Test func colourCorruptAndMissingFilesAreNamedErrors() throws {
         // A colour file is refused; a grey image saved as RGB (all three channels equal) is read as grey.
         let rgb = dir.appendingPathComponent("rgb.png")
