@@ -90,7 +90,8 @@ struct IllumCommand: ParsableCommand {
 /// Segmentation options shared by `morpho segment` and the benchmark.
 struct SegmentationOptions: ParsableArguments {
     @Option(help: "DNA channel name (default: the channel named DNA, OrigDNA, Hoechst, DAPI or Nuclei).") var dna: String?
-    @Option(help: "Typical nucleus diameter in pixels (default: estimated on every field).") var diameter: Double?
+    @Option(help: "Typical nucleus diameter in pixels (default: estimated per plate, or per field with --diameter-scope field).") var diameter: Double?
+    @Option(help: "An estimated diameter holds per plate (from 8 sampled fields) or per field.") var diameterScope = "plate"
     @Option(help: "Gaussian sigma before thresholding, pixels (default: diameter / 24, at least 0.5).") var sigma: Double?
     @Option(help: "otsu, otsu3-foreground or otsu3-background.") var threshold = SegmentationConfig().threshold.rawValue
     @Option(help: "adaptive (default) or global.") var thresholdScope = SegmentationConfig().thresholdScope.rawValue
@@ -110,6 +111,7 @@ struct SegmentationOptions: ParsableArguments {
         var c = SegmentationConfig()
         c.dnaChannel = dna
         c.diameter = diameter
+        c.diameterScope = try choice(diameterScope, key: "segmentation.diameterScope", what: "scope")
         c.smoothingSigma = sigma
         c.threshold = try choice(threshold, key: "segmentation.threshold", what: "method")
         c.thresholdScope = try choice(thresholdScope, key: "segmentation.thresholdScope", what: "scope")
