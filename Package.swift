@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["MorphoCore", "MorphoIO", "TorchBridge"]),
         .target(name: "Embedding", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork", "Profiling"]),
         .target(name: "Training", dependencies: ["MorphoCore", "MorphoIO", "Cropping", "NeuralNetwork"]),
-        .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination",
+        .target(name: "Pipeline", dependencies: ["MorphoCore", "MorphoIO", "Synthetic", "Profiling", "MoAMatching", "Illumination", "ImageProcessing",
                                                  "Segmentation", "Cropping", "NeuralNetwork", "Embedding", "Training", "Classification",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Classification", dependencies: ["MorphoCore", "MorphoIO", "ImageProcessing", "NeuralNetwork"]),

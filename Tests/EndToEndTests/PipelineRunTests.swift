@@ -126,7 +126,7 @@ enum TinyPipeline {
     @Test func reportRendersInChromiumWithEveryImage() throws {
         let report = TinyPipeline.finished.appendingPathComponent("report.html")
         let html = try String(contentsOf: report, encoding: .utf8)
-        for section in ["Pipeline", "Nuclei per well", "Segmentation", "Illumination functions", "Mechanism-of-action matching", "Treatment profiles"] {
+        for section in ["Pipeline", "Nuclei per well", "Field QC", "Segmentation", "Illumination functions", "Mechanism-of-action matching", "Treatment profiles"] {
             #expect(html.contains(section), "\(section)")
         }
         #expect(!html.contains("http://") || !html.contains("src=\"http"), "the report must not load anything from the network")
@@ -139,7 +139,7 @@ enum TinyPipeline {
         let images = html.components(separatedBy: "<img ").count - 1
         #expect(images >= 6)   // 3 fields + 3 illumination functions
         #expect(r.stdout.contains("data-images=\"\(images)/\(images)\""), "rendered DOM: \(r.stdout.prefix(300)) \(r.stderr.suffix(300))")
-        #expect(r.stdout.contains("data-svgs=\"5\""))
+        #expect(r.stdout.contains("data-svgs=\"7\""))  // 2 nuclei maps, 2 focus maps, MoA bars, confusion, PCA
     }
 }
 
@@ -395,5 +395,7 @@ enum TinyPipeline {
         let report = try String(contentsOf: dir.appendingPathComponent("run/report.html"), encoding: .utf8)
         for raw in [plate, batch, other, "<script>alert", "<img src=x", "<b onmouseover"] { #expect(!report.contains(raw), "\(raw)") }
         #expect(report.contains("&lt;script&gt;alert(&#39;batch&#39;)&lt;/script&gt;") && report.contains("BR&lt;img src=x onerror=alert(1)&gt;"))
+        // The QC table says which fields were dropped and why; a focus map per plate.
+        #expect(report.contains("<h3>Field QC</h3>") && report.contains("<td>1 (1 empty)</td>") && report.contains("median focus per well"), "\(report)")
     }
 }

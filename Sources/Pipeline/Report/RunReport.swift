@@ -1,5 +1,6 @@
 import Foundation
 import Illumination
+import ImageProcessing
 import MorphoCore
 import MorphoIO
 import Profiling
@@ -94,7 +95,8 @@ public struct RunReport {
                 s += "<figure>" + Charts.heatmap(values, rowLabels: rowLabels, columnLabels: cols.map(String.init), title: "nuclei per well, \(plate.name)", showValues: true)
                 s += "<figcaption>\(Charts.escape(plate.name)) (\(Charts.escape(plate.batch))): nuclei per well, \(Int(perWell.values.reduce(0, +))) in all</figcaption></figure>"
             }
-            s += "</div><h3>Segmentation</h3><div class=\"row\">"
+            s += "</div>" + (try fieldQC())
+            s += "<h3>Segmentation</h3><div class=\"row\">"
             s += try fieldsWithOutlines()
             s += "</div>"
         }
@@ -115,6 +117,39 @@ public struct RunReport {
     }
 
     /// Up to three fields of the first plate (different wells), DNA channel with outlines or centres.
+    /// Per plate, from the fields tables: fields, those dropped by QC and why, and the medians (and
+    /// extremes) of the segmentation diameter, focus, contrast and saturation; then a plate map of the
+    /// median focus per well, where blurred wells stand out.
+    func fieldQC() throws -> String {
+        var table = "<h3>Field QC</h3><table><tr><th>plate</th><th>fields</th><th>dropped</th><th>diameter (px)</th><th>focus, median (lowest)</th><th>contrast, median (lowest)</th><th>saturated, highest</th></tr>"
+        var maps = ""
+        func numbers(_ t: CSVTable, _ c: String) throws -> [Double] { try t.column(c).compactMap { Double($0) } }
+        func median(_ v: [Double]) -> String { v.isEmpty ? "-" : String(format: "%.3g", Double(percentile(v.map(Float.init), 50))) }
+        for plate in experiment.plates {
+            let url = SegmentationStage.fieldsURL(folder: folder(.locations), plate: plate.name)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let t = try CSV.read(url)
+            let flags = try t.column("QC_Flags"), dropped = try t.column("QC_Dropped")
+            var why = [String: Int]()
+            for (f, d) in zip(flags, dropped) where d == "1" { why[f.split(separator: ";").first.map(String.init) ?? "flagged", default: 0] += 1 }
+            let droppedText = why.isEmpty ? "0" : "\(why.values.reduce(0, +)) (" + why.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")"
+            let focus = try numbers(t, "QC_Focus"), contrast = try numbers(t, "QC_Contrast"), saturated = try numbers(t, "QC_SaturatedFraction")
+            table += "<tr><td>\(Charts.escape(plate.name))</td><td>\(t.rowCount)</td><td>\(Charts.escape(droppedText))</td><td>\(median(try numbers(t, "Segmentation_Diameter")))</td>"
+            table += "<td>\(median(focus)) (\(focus.min().map { String(format: "%.3g", $0) } ?? "-"))</td><td>\(median(contrast)) (\(contrast.min().map { String(format: "%.3g", $0) } ?? "-"))</td>"
+            table += "<td>\(saturated.max().map { String(format: "%.2g", $0) } ?? "-")</td></tr>"
+            var perWell = [String: [Double]]()
+            for (w, f) in zip(try t.column("Metadata_Well"), try t.column("QC_Focus")) { if let v = Double(f) { perWell[w, default: []].append(v) } }
+            guard !perWell.isEmpty else { continue }
+            let ids = plate.wells.map(\.id)
+            let rows = Array(Set(ids.map(\.row))).sorted(), cols = Array(Set(ids.map(\.column))).sorted()
+            let values = rows.map { r in cols.map { c in perWell["\(WellID(row: r, column: c))"].map { Double(percentile($0.map(Float.init), 50)) } ?? .nan } }
+            let rowLabels = rows.map { String(WellID(row: $0, column: 1).description.prefix { $0.isLetter }) }
+            maps += "<figure>" + Charts.heatmap(values, rowLabels: rowLabels, columnLabels: cols.map(String.init), title: "median focus per well, \(plate.name)")
+            maps += "<figcaption>\(Charts.escape(plate.name)): focus (1 / edge width in px) per well; lower is blurrier</figcaption></figure>"
+        }
+        return table + "</table><div class=\"row\">" + maps + "</div>"
+    }
+
     func fieldsWithOutlines() throws -> String {
         let plate = experiment.plates[0]
         let dna = (try? JSONSerialization.jsonObject(with: runner.pipeline.stages.first { $0.name == "segmentation" }?.configJSON ?? Data()) as? [String: Any])?["dna_channel"] as? String
