@@ -7,8 +7,15 @@ public struct EmbeddingConfig: Codable, Sendable, Equatable {
     /// Layers to read (see `ResNet.tapNames`); each is global-average-pooled to one vector per cell.
     public var taps = ["pool"]
     public var batchSize = 64
-    /// LibTorch threads; nil = all cores.
+    /// LibTorch threads; nil = all cores. Not part of a unit key (results do not depend on it).
     public var threads: Int?
+
+    /// The settings that decide the result (everything but `threads`), for unit keys.
+    public var keyed: EmbeddingConfig {
+        var c = self
+        c.threads = nil
+        return c
+    }
     /// Folded batch norm in channels-last layout (faster on oneDNN; same numbers within 1e-5).
     public var channelsLast = true
 

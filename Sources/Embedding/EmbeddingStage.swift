@@ -50,7 +50,7 @@ public struct EmbeddingStage {
             let out = EmbeddingStage.url(folder: output, plate: plate.name)
             var extra = embedder.card.identity
             if case .stream(let stage) = source { extra += String(decoding: try JSONEncoder.sorted.encode(stage.config), as: UTF8.self) }
-            let key = try UnitKey(config: embedder.config, inputs: try inputs(plate: plate, experiment: experiment) + extraInputs, extra: extra, output: out)
+            let key = try UnitKey(config: embedder.config.keyed, inputs: try inputs(plate: plate, experiment: experiment) + extraInputs, extra: extra, output: out)
             if let record = key.current {
                 results.append(PlateResult(plate: plate.name, reused: true, cells: record.counts["cells"] ?? 0, seconds: 0))
                 continue

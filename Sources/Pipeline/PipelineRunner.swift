@@ -146,6 +146,7 @@ public struct PipelineRunner {
         try FileManager.default.createDirectory(at: pipeline.output, withIntermediateDirectories: true)
         let lock = try selection.lock(pipeline.output)
         defer { withExtendedLifetime(lock) {} }
+        Parallelism.maxThreads = pipeline.threads  // Morpho's image loops; the engine's threads are set per stage
         let experiment = try experiment()
         let context = try context(experiment, plates: selection.plates)
         var allPlates = try self.context(experiment, plates: nil)

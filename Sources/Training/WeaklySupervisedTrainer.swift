@@ -24,10 +24,18 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var maxShift = 4
     public var validationWellsPerClass = 1
     public var seed: UInt64 = 1
-    /// LibTorch threads; nil = all cores.
+    /// LibTorch threads; nil = all cores. Not part of any key: results do not depend on it
+    /// (DeterminismTests), so changing it neither reruns training nor drops its checkpoint.
     public var threads: Int?
 
     public init() {}
+
+    /// The settings that decide the result (everything but `threads`), for unit keys and checkpoints.
+    public var keyed: TrainingConfig {
+        var c = self
+        c.threads = nil
+        return c
+    }
 
     public func validate() throws {
         guard [18, 34, 50].contains(depth) else { throw MorphoError.config(key: "train.depth", problem: "\(depth) is not one of 18, 34, 50") }
@@ -214,7 +222,7 @@ public struct WeaklySupervisedTrainer {
 
     /// Identity of a training run: config, classes, and a fingerprint of the data.
     func trainingKey() -> String {
-        var h = stableHash(String(decoding: (try? JSONEncoder.sorted.encode(config)) ?? Data(), as: UTF8.self))
+        var h = stableHash(String(decoding: (try? JSONEncoder.sorted.encode(config.keyed)) ?? Data(), as: UTF8.self))
         h ^= stableHash(data.classNames.joined(separator: "|")) &* 31
         h ^= stableHash(data.wells.joined(separator: "|")) &* 131
         var sample: UInt64 = 0

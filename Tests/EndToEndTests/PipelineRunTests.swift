@@ -63,6 +63,11 @@ enum TinyPipeline {
             #expect(again.stderr.contains("\(stage): 0 unit(s) run, 2 up to date"), "\(stage): \(again.stderr)")
         }
         #expect(again.stderr.contains("train: 0 unit(s) run, 1 up to date") && again.stdout.contains("MoA matching: NSC"))
+        // Threads change how fast, not what (DeterminismTests): no unit is redone for another count.
+        let oneThread = try MorphoBinary.run(["run", run.deletingLastPathComponent().appendingPathComponent("tiny.yaml").path, "--set", "threads=1"])
+        for stage in ["illumination", "segmentation", "crop", "train", "embed", "profile", "match"] {
+            #expect(oneThread.stderr.contains("\(stage): 0 unit(s) run"), "\(stage): \(oneThread.stderr)")
+        }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("manifest.json"))) as! [String: Any]
         #expect((manifest["seeds"] as? [String: Any])?["stages.train"] as? Int == 2)
         let stages = manifest["stages"] as! [[String: Any]]

@@ -1,6 +1,7 @@
 import Foundation
 @testable import MorphoCore
 import MorphoTestSupport
+import Synchronization
 import Testing
 
 @Suite struct WellIDTests {
@@ -205,6 +206,21 @@ import Testing
         #expect(squares == (0..<1000).map { $0 * $0 })
         struct Bad: Error {}
         #expect(throws: Bad.self) { _ = try concurrentMap(100) { i -> Int in if i == 37 { throw Bad() }; return i } }
+    }
+
+    /// At most `threads` items run at once (the pipeline's `threads` reaches Morpho's own loops).
+    @Test func concurrentMapRunsAtMostThreadsAtOnce() throws {
+        for threads in [1, 2] {
+            let running = Mutex(0), most = Mutex(0)
+            let out = try concurrentMap(16, threads: threads) { i -> Int in
+                let now = running.withLock { $0 += 1; return $0 }
+                most.withLock { $0 = max($0, now) }
+                usleep(2000)
+                running.withLock { $0 -= 1 }
+                return i
+            }
+            #expect(out == Array(0..<16) && most.withLock { $0 } <= threads)
+        }
     }
 }
 

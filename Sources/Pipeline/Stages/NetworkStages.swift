@@ -25,7 +25,7 @@ public enum TrainPipelineStage: PipelineStage {
         let crops = context.folder(.crops)
         let inputs = context.experiment.plates.map { CropStore.url(folder: crops, plate: $0.name) }
         let output = context.folder(.model)
-        let unit = try context.unit(name, "all", config: config, inputs: inputs, output: WeaklySupervisedTrainer.modelURL(output)) {
+        let unit = try context.unit(name, "all", config: config.keyed, inputs: inputs, output: WeaklySupervisedTrainer.modelURL(output)) {
             let data = try CellDataset(cropFolder: crops, experiment: context.experiment)
             let trainer = try WeaklySupervisedTrainer(config: config, data: data, dataDescription: "crops of plates \(context.experiment.plates.map(\.name).joined(separator: ","))")
             let history = try trainer.run(output: output, progress: context.progress)
