@@ -98,7 +98,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Folder of crop stores from `morpho crop`.") var crops: String?
     @Option(help: "Or: folder of locations from `morpho segment`, to crop on the fly.") var locations: String?
     @Option(help: "With --locations: illumination functions.") var illum: String?
-    @Option(help: "With --locations: box side in pixels.") var box = CropConfig().boxSize
+    @Option(name: [.customLong("box-size"), .customLong("box")], help: "With --locations: box side in pixels.") var box = CropConfig().boxSize
     @Option(help: "With --locations: crop normalization.") var normalization = CropConfig().normalization.rawValue
     @Option(help: "Output folder.") var out: String
     @Option(help: "Comma-separated layers: stem, layer1-4, pool, logits.") var taps = "pool"

@@ -69,8 +69,10 @@ struct IllumCommand: ParsableCommand {
     @OptionGroup var experiment: ExperimentOptions
     @Option(help: "Output folder.") var out: String
     @Option(help: "Average fields shrunk by this factor.") var downscale = IlluminationConfig().downscale
-    @Option(help: "Median filter size in full-resolution pixels.") var medianSize = IlluminationConfig().medianFilterSize
-    @Option(help: "Percentile of the smoothed mean used as the robust minimum.") var robustPercentile = IlluminationConfig().robustMinimumPercentile
+    @Option(name: [.customLong("median-filter-size"), .customLong("median-size")],
+            help: "Median filter size in full-resolution pixels.") var medianSize = IlluminationConfig().medianFilterSize
+    @Option(name: [.customLong("robust-minimum-percentile"), .customLong("robust-percentile")],
+            help: "Percentile of the smoothed mean used as the robust minimum.") var robustPercentile = IlluminationConfig().robustMinimumPercentile
     @Option(help: "Comma-separated channels (default all).") var channels: String?
     @Flag(help: "No progress on stderr.") var quiet = false
 
@@ -89,7 +91,8 @@ struct IllumCommand: ParsableCommand {
 
 /// Segmentation options shared by `morpho segment` and the benchmark.
 struct SegmentationOptions: ParsableArguments {
-    @Option(help: "DNA channel name (default: the channel named DNA, OrigDNA, Hoechst, DAPI or Nuclei).") var dna: String?
+    @Option(name: [.customLong("dna-channel"), .customLong("dna")],
+            help: "DNA channel name (default: the channel named DNA, OrigDNA, Hoechst, DAPI or Nuclei).") var dna: String?
     @Option(help: "Typical nucleus diameter in pixels (default: estimated per plate, or per field with --diameter-scope field).") var diameter: Double?
     @Option(help: "An estimated diameter holds per plate (from 8 sampled fields) or per field.") var diameterScope = "plate"
     @Option(help: "Gaussian sigma before thresholding, pixels (default: diameter / 24, at least 0.5).") var sigma: Double?
@@ -212,7 +215,7 @@ struct CropCommand: ParsableCommand {
     @Option(help: "Folder of locations from `morpho segment`.") var locations: String
     @Option(help: "Folder of illumination functions from `morpho illum`.") var illum: String?
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Box side in pixels.") var box = CropConfig().boxSize
+    @Option(name: [.customLong("box-size"), .customLong("box")], help: "Box side in pixels.") var box = CropConfig().boxSize
     @Option(help: "Cells whose box leaves the image: skip or pad.") var edge = CropConfig().edge.rawValue
     @Option(help: "crop-max, min-max, plate-controls or none.") var normalization = CropConfig().normalization.rawValue
     @Flag(help: "Zero the pixels of other nuclei (needs segment --save-labels).") var maskOthers = false

@@ -21,8 +21,19 @@ struct Morpho: ParsableCommand {
         main(nil)
     }
 
+    /// Flags named before the commands took the pipeline file's keys (kebab case): the old names
+    /// still work, with a warning, for one release.
+    static let renamedFlags = ["--normalize": "--normalization", "--median-size": "--median-filter-size", "--dna": "--dna-channel",
+                               "--box": "--box-size", "--robust-percentile": "--robust-minimum-percentile"]
+
     /// Runs `body`, printing a `MorphoError` as one clear message (no stack trace) and exiting 1.
     static func reportingErrors(_ body: () throws -> Void) throws {
+        for argument in CommandLine.arguments.dropFirst() {
+            let flag = String(argument.prefix { $0 != "=" })
+            if let new = renamedFlags[flag] {
+                FileHandle.standardError.write(Data("warning: \(flag) is deprecated and will be removed; use \(new) (the pipeline file's key)\n".utf8))
+            }
+        }
         do {
             try body()
         } catch let error as MorphoError {

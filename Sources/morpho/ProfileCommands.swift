@@ -3,6 +3,7 @@ import Foundation
 import MoAMatching
 import MorphoCore
 import MorphoIO
+import Pipeline
 import Profiling
 
 /// Reads a feature table from .csv, .csv.gz or .h5 (group /table), optionally joining BBBC021 annotations.
@@ -43,8 +44,8 @@ struct ProfileCommand: ParsableCommand {
         discussion: """
         Examples:
           morpho profile ../shared/data/bbbc021/ljosa2013_per_well_mean.csv.gz --bbbc021 ../shared/data/bbbc021 \\
-              --normalize tvn-pca --shrinkage 0.02 --align-batches Metadata_Batch --select --out treatments.csv
-          morpho profile cells.csv.gz --aggregate-by Metadata_Plate,Metadata_Well --normalize zscore --treatment-by none --out wells.csv
+              --normalization tvn-pca --shrinkage 0.02 --align-batches Metadata_Batch --select --out treatments.csv
+          morpho profile cells.csv.gz --aggregate-by Metadata_Plate,Metadata_Well --normalization zscore --treatment-by none --out wells.csv
         """
     )
 
@@ -53,16 +54,18 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Folder with BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv to join (for Ljosa's per-well file).") var bbbc021: String?
     @Option(help: "First aggregate rows by these columns (e.g. cells to wells: Metadata_Plate,Metadata_Well), or none.") var aggregateBy = "none"
     @Option(help: "Aggregation: mean or median.") var operation = "mean"
-    @Option(help: "Normalization: none, zscore, robust, tvn-pca, tvn-zca or zscore-tvn.") var normalize = "zscore"
-    @Option(help: "Column whose groups are normalized separately (none: all rows together).") var groupBy = "Metadata_Plate"
-    @Option(help: "Control rows as COLUMN=VALUE.") var controls = "Metadata_Compound=DMSO"
-    @Option(help: "TVN: shrinkage of the control covariance towards its diagonal (0...1).") var shrinkage = 0.0
+    // Defaults are the pipeline file's `profile:` defaults (ProfileSettings), names its keys.
+    @Option(name: [.customLong("normalization"), .customLong("normalize")],
+            help: "Normalization: none, zscore, robust, tvn-pca, tvn-zca or zscore-tvn.") var normalization = ProfileSettings().normalization
+    @Option(help: "Column whose groups are normalized separately (none: all rows together).") var groupBy = ProfileSettings().groupBy
+    @Option(help: "Control rows as COLUMN=VALUE.") var controls = ProfileSettings().controls
+    @Option(help: "TVN: shrinkage of the control covariance towards its diagonal (0...1).") var shrinkage = ProfileSettings().shrinkage
     @Option(help: "TVN: number of components to keep (default: the numerical rank).") var components: Int?
     @Option(help: "TVN: batch column for per-batch alignment of the control covariance.") var alignBatches: String?
     @Flag(help: "Select features first: near-zero variance, replicate correlation, correlation threshold.") var select = false
     @Option(help: "With --select: minimum median replicate correlation.") var minReplicateCorrelation = 0.5
     @Option(help: "With --select: drop one of each feature pair correlated above this.") var correlationCutoff = 0.95
-    @Option(help: "Average the normalized rows per treatment over these columns, or none.") var treatmentBy = "Metadata_Compound,Metadata_Concentration"
+    @Option(help: "Average the normalized rows per treatment over these columns, or none.") var treatmentBy = ProfileSettings().treatmentBy.joined(separator: ",")
 
     func run() throws {
         try Morpho.reportingErrors {
@@ -72,7 +75,7 @@ struct ProfileCommand: ParsableCommand {
             }
             if !columns(aggregateBy).isEmpty { table = try Aggregate.aggregate(table, by: columns(aggregateBy), operation: op) }
             var settings = ProfileSettings()
-            settings.normalization = normalize; settings.controls = controls; settings.groupBy = groupBy
+            settings.normalization = normalization; settings.controls = controls; settings.groupBy = groupBy
             settings.shrinkage = shrinkage; settings.components = components; settings.alignBatches = alignBatches
             settings.select = select; settings.minReplicateCorrelation = minReplicateCorrelation
             settings.correlationCutoff = correlationCutoff; settings.treatmentBy = columns(treatmentBy)
@@ -99,7 +102,7 @@ struct MatchCommand: ParsableCommand {
     )
 
     @Argument(help: "Normalized rows (.csv, .csv.gz or .h5).") var input: String
-    @Option(help: "Similarity: cosine or pearson.") var similarity = "pearson"
+    @Option(help: "Similarity: cosine or pearson (the pipeline's match default).") var similarity = MatchPipelineStage.defaults.similarity.rawValue
     @Option(help: "Neighbours voting (1 = nearest neighbour).") var k = 1
     @Option(help: "Write the full results (per-MoA, confusion, predictions) as JSON here.") var out: String?
 

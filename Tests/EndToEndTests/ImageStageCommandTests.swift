@@ -20,7 +20,7 @@ import Testing
         #expect(i.stderr.contains("illumination Week1_22123: 28/28 (100%)"))
         let s = try MorphoBinary.run(["segment"] + experiment + ["--illum", illum, "--out", loc, "--quiet"])
         #expect(s.status == 0 && s.stdout.contains("nuclei in 28 fields"), "\(s.stderr)")
-        let c = try MorphoBinary.run(["crop"] + experiment + ["--locations", loc, "--illum", illum, "--out", crops, "--box", "32", "--quiet"])
+        let c = try MorphoBinary.run(["crop"] + experiment + ["--locations", loc, "--illum", illum, "--out", crops, "--box-size", "32", "--quiet"])
         #expect(c.status == 0 && c.stdout.contains("crops"), "\(c.stderr)")
         let again = try MorphoBinary.run(["segment"] + experiment + ["--illum", illum, "--out", loc, "--quiet"])
         #expect(again.stdout.contains("(up to date)"))
@@ -35,7 +35,7 @@ import Testing
 
         let unknown = try MorphoBinary.run(["segment"] + experiment + ["--out", loc, "--declump", "magic"])
         #expect(unknown.status == 1 && unknown.stderr.contains("segmentation.declump"))
-        let noDNA = try MorphoBinary.run(["segment"] + experiment + ["--out", loc, "--dna", "Hoechst"])
+        let noDNA = try MorphoBinary.run(["segment"] + experiment + ["--out", loc, "--dna-channel", "Hoechst"])
         #expect(noDNA.status == 1 && noDNA.stderr.contains("'Hoechst' is not in the experiment"))
     }
 

@@ -16,7 +16,7 @@ import Testing
         let loc = dir.appendingPathComponent("loc").path, crops = dir.appendingPathComponent("crops").path
         let model = dir.appendingPathComponent("model").path
         #expect(try MorphoBinary.run(["segment"] + experiment + ["--out", loc, "--quiet"]).status == 0)
-        #expect(try MorphoBinary.run(["crop"] + experiment + ["--locations", loc, "--out", crops, "--box", "40", "--edge", "pad", "--quiet"]).status == 0)
+        #expect(try MorphoBinary.run(["crop"] + experiment + ["--locations", loc, "--out", crops, "--box-size", "40", "--edge", "pad", "--quiet"]).status == 0)
         let train = ["train"] + experiment + ["--crops", crops, "--out", model, "--width", "4", "--epochs", "2", "--steps", "3", "--batch-size", "16", "--threads", "2"]
         let first = try MorphoBinary.run(train + ["--stop-after", "1"])
         #expect(first.status == 0 && first.stdout.contains("stopped after epoch 1 of 2"), "\(first.stderr)")
