@@ -120,11 +120,15 @@ public struct StageContext: Sendable {
     }
 
     /// The config of another stage of this pipeline, if it has one.
-    public func config<S: PipelineStage>(of stage: S.Type) -> S.Config? {
+    /// nil when the pipeline has no such stage; a record that does not decode is an error naming the
+    /// stage (never read as "absent").
+    public func config<S: PipelineStage>(of stage: S.Type) throws -> S.Config? {
         guard let data = stageConfigs[S.name] else { return nil }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try? decoder.decode(S.Config.self, from: data)
+        do { return try decoder.decode(S.Config.self, from: data) } catch {
+            throw MorphoError.config(key: "stages.\(S.name)", problem: "its settings cannot be read by a later stage: \(error)")
+        }
     }
 
     /// Runs `body` as one unit of work keyed on `config` and the content of `inputs`; skips it when the

@@ -152,8 +152,9 @@ public struct RunReport {
 
     func fieldsWithOutlines() throws -> String {
         let plate = experiment.plates[0]
-        let dna = (try? JSONSerialization.jsonObject(with: runner.pipeline.stages.first { $0.name == "segmentation" }?.configJSON ?? Data()) as? [String: Any])?["dna_channel"] as? String
-            ?? experiment.channels[0]
+        // The channel segmentation used: its setting, else the one named DNA (never the first channel).
+        let segmentation = try runner.context(experiment, plates: nil).config(of: SegmentationPipelineStage.self)
+        let dna = try SegmentationStage.dnaChannel(segmentation?.base.dnaChannel, among: experiment.channels)
         let nuclei = try SegmentationStage.readLocations(SegmentationStage.locationsURL(folder: folder(.locations), plate: plate.name))
         var s = ""
         for well in plate.wells.prefix(3) {

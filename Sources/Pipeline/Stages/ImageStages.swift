@@ -18,8 +18,8 @@ public enum IlluminationPipelineStage: PipelineStage {
         IlluminationStore.url(folder: context.folder(.illumination), plate: unit)
     }
     /// The illumination functions later stages divide by, when the pipeline has this stage.
-    static func folder(_ context: StageContext) -> URL? {
-        context.config(of: Self.self) != nil ? context.folder(.illumination) : nil
+    static func folder(_ context: StageContext) throws -> URL? {
+        try context.config(of: Self.self) != nil ? context.folder(.illumination) : nil
     }
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         try IlluminationStage(config: config, output: context.folder(.illumination)).run(context.selected, progress: context.progress).map {

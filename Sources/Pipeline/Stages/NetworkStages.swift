@@ -72,7 +72,7 @@ public enum EmbedPipelineStage: PipelineStage {
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         var embedding = config.base
         embedding.threads = embedding.threads ?? context.threads
-        let cropStage = context.config(of: CropPipelineStage.self)
+        let cropStage = try context.config(of: CropPipelineStage.self)
         let stored = cropStage?.extra.store ?? false
         let cropConfig = cropStage ?? CropPipelineStage.defaults
         let source: EmbeddingStage.CropSource = stored ? .store(context.folder(.crops)) : .stream(try CropPipelineStage.stage(cropConfig, context: context))

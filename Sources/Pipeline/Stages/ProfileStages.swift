@@ -30,7 +30,7 @@ public enum ProfilePipelineStage: PipelineStage {
 
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         let folder = context.folder(.profiles)
-        let tap = config.extra.tap ?? context.config(of: EmbedPipelineStage.self)?.base.taps.first ?? "pool"
+        let tap = try config.extra.tap ?? context.config(of: EmbedPipelineStage.self)?.base.taps.first ?? "pool"
         let inputs = config.extra.table.map { [URL(fileURLWithPath: $0)] }
             ?? context.experiment.plates.map { EmbeddingStage.url(folder: context.folder(.embeddings), plate: $0.name) }
         let unit = try context.unit(name, "all", config: config, inputs: inputs, output: mainOutput(config, unit: "all", context: context), extra: tap) {
@@ -79,7 +79,7 @@ public enum MatchPipelineStage: PipelineStage {
     }
     public static func run(_ config: Config, context: StageContext) throws -> [UnitOutcome] {
         let input = context.folder(.profiles).appendingPathComponent("normalized_wells.csv")
-        let strata = context.config(of: ProfilePipelineStage.self)?.base.treatmentBy ?? [BBBC021Benchmark.compound, BBBC021Benchmark.concentration]
+        let strata = (try context.config(of: ProfilePipelineStage.self))?.base.treatmentBy ?? [BBBC021Benchmark.compound, BBBC021Benchmark.concentration]
         let output = mainOutput(config, unit: "all", context: context)
         let unit = try context.unit(name, "all", config: config, inputs: [input], output: output, extra: strata.joined(separator: ",")) {
             let wells = try FeatureTableCSV.read(input)
