@@ -42,10 +42,12 @@ public struct FieldQC: Sendable, Equatable {
     /// tens to hundreds of noise units.
     public var separable: Bool { contrast >= 5 && relativeContrast >= 2 && foregroundFraction > 0 && foregroundFraction < 0.9 }
 
-    /// The fraction of pixels at the maximum, when at least two pixels hold it.
+    /// The fraction of pixels at the maximum, when at least two pixels hold it. A constant image is
+    /// saturated only at the top of its integer type (a blank field at 120 is not).
     static func saturatedFraction(_ image: Image) -> Double {
         image.pixels.withUnsafeBufferPointer { p in
-            let top = extremes(p).1
+            let (bottom, top) = extremes(p)
+            if bottom == top { return image.bitDepth != .float32 && top == image.bitDepth.maxValue ? 1 : 0 }
             var n = 0
             for v in p where v == top { n += 1 }
             return n > 1 ? Double(n) / Double(p.count) : 0

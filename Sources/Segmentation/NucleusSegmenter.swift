@@ -129,7 +129,8 @@ public struct NucleusSegmenter: Sendable {
             empty.flag = "no separable foreground"
             empty.threshold = t
             empty.qc = qc
-            empty.qc.flags = [.empty]
+            // A field clipped at the top of its range is also flagged saturated (the why of "empty").
+            empty.qc.flags = qc.saturatedFraction > 0.2 ? [.empty, .saturated] : [.empty]
             empty.settings = settings
             return empty
         }

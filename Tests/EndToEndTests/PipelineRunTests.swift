@@ -144,7 +144,9 @@ enum TinyPipeline {
         let images = html.components(separatedBy: "<img ").count - 1
         #expect(images >= 6)   // 3 fields + 3 illumination functions
         #expect(r.stdout.contains("data-images=\"\(images)/\(images)\""), "rendered DOM: \(r.stdout.prefix(300)) \(r.stderr.suffix(300))")
-        #expect(r.stdout.contains("data-svgs=\"7\""))  // 2 nuclei maps, 2 focus maps, MoA bars, confusion, PCA
+        // Plate maps (nuclei, focus, saturation when any), MoA bars, confusion, PCA: every one renders.
+        let svgs = html.components(separatedBy: "<svg ").count - 1
+        #expect(svgs >= 7 && r.stdout.contains("data-svgs=\"\(svgs)\""), "\(svgs)")
     }
 }
 
@@ -380,10 +382,12 @@ enum TinyPipeline {
         let dir = TestPaths.temporaryDirectory("pipeline-jump")
         let jump = TestPaths.realData.appendingPathComponent("jump_cpg0000_A01_1").path
         try TIFF.write(Image(width: 1080, height: 1080, value: 120, bitDepth: .uint16), to: dir.appendingPathComponent("blank.tif"))
+        try TIFF.write(Image(width: 1080, height: 1080, value: 65535, bitDepth: .uint16), to: dir.appendingPathComponent("clipped.tif"))
         let plate = "BR<img src=x onerror=alert(1)>", batch = "<script>alert('batch')</script>", other = "AGP<b onmouseover=alert(2)>"
         let header = "Metadata_Batch,Metadata_Plate,Metadata_Well,Metadata_Site,FileName_OrigDNA,PathName_OrigDNA,FileName_\(other),PathName_\(other)"
         let rows = ["\"\(batch)\",\"\(plate)\",A01,1,r01c01f01p01-ch5sk1fk1fl1.tiff,\(jump),r01c01f01p01-ch1sk1fk1fl1.tiff,\(jump)",
-                    "\"\(batch)\",\"\(plate)\",A02,1,blank.tif,\(dir.path),blank.tif,\(dir.path)"]
+                    "\"\(batch)\",\"\(plate)\",A02,1,blank.tif,\(dir.path),blank.tif,\(dir.path)",
+                    "\"\(batch)\",\"\(plate)\",A03,1,clipped.tif,\(dir.path),clipped.tif,\(dir.path)"]
         let csv = dir.appendingPathComponent("load_data.csv")
         try Data(([header] + rows).joined(separator: "\n").utf8 + Data("\n".utf8)).write(to: csv)
         let yaml = dir.appendingPathComponent("jump.yaml")
@@ -398,11 +402,14 @@ enum TinyPipeline {
         """.write(to: yaml, atomically: true, encoding: .utf8)
         let r = try MorphoBinary.run(["run", yaml.path])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect((r.stdout + r.stderr).contains("1 field dropped by QC (1 empty)"), "\(r.stdout)\n\(r.stderr)")
+        #expect((r.stdout + r.stderr).contains("2 fields dropped by QC (2 empty)"), "\(r.stdout)\n\(r.stderr)")
+        let fields = try CSV.read(dir.appendingPathComponent("run/locations/\(plate)_fields.csv"))
+        #expect(try fields.column("QC_Flags") == ["", "empty", "empty;saturated"] && fields.column("Count_Nuclei")[1...] == ["0", "0"])
         let report = try String(contentsOf: dir.appendingPathComponent("run/report.html"), encoding: .utf8)
         for raw in [plate, batch, other, "<script>alert", "<img src=x", "<b onmouseover"] { #expect(!report.contains(raw), "\(raw)") }
         #expect(report.contains("&lt;script&gt;alert(&#39;batch&#39;)&lt;/script&gt;") && report.contains("BR&lt;img src=x onerror=alert(1)&gt;"))
-        // The QC table says which fields were dropped and why; a focus map per plate.
-        #expect(report.contains("<h3>Field QC</h3>") && report.contains("<td>1 (1 empty)</td>") && report.contains("median focus per well"), "\(report)")
+        // The QC table says which fields were dropped and why; focus and saturation maps per plate.
+        #expect(report.contains("<h3>Field QC</h3>") && report.contains("<td>2 (2 empty)</td>") && report.contains("median focus per well")
+                && report.contains("saturated fraction per well"), "\(report)")
     }
 }

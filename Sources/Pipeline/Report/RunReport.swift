@@ -88,12 +88,8 @@ public struct RunReport {
                 let wells = try t.column("Metadata_Well"), counts = try t.column("Count_Nuclei")
                 var perWell = [String: Double]()
                 for (w, c) in zip(wells, counts) { perWell[w, default: 0] += Double(c) ?? 0 }
-                let ids = plate.wells.map(\.id)
-                let rows = Array(Set(ids.map(\.row))).sorted(), cols = Array(Set(ids.map(\.column))).sorted()
-                let values = rows.map { r in cols.map { c in perWell["\(WellID(row: r, column: c))"] ?? .nan } }
-                let rowLabels = rows.map { String(WellID(row: $0, column: 1).description.prefix { $0.isLetter }) }
-                s += "<figure>" + Charts.heatmap(values, rowLabels: rowLabels, columnLabels: cols.map(String.init), title: "nuclei per well, \(plate.name)", showValues: true)
-                s += "<figcaption>\(Charts.escape(plate.name)) (\(Charts.escape(plate.batch))): nuclei per well, \(Int(perWell.values.reduce(0, +))) in all</figcaption></figure>"
+                s += plateMap(plate, perWell, title: "nuclei per well, \(plate.name)", showValues: true,
+                              caption: "\(plate.name) (\(plate.batch)): nuclei per well, \(Int(perWell.values.reduce(0, +))) in all")
             }
             s += "</div>" + (try fieldQC())
             s += "<h3>Segmentation</h3><div class=\"row\">"
@@ -117,9 +113,20 @@ public struct RunReport {
     }
 
     /// Up to three fields of the first plate (different wells), DNA channel with outlines or centres.
+    /// A plate map (rows x columns of the plate's wells) of one value per well, with a caption.
+    func plateMap(_ plate: Plate, _ perWell: [String: Double], title: String, showValues: Bool = false, caption: String) -> String {
+        let ids = plate.wells.map(\.id)
+        let rows = Array(Set(ids.map(\.row))).sorted(), cols = Array(Set(ids.map(\.column))).sorted()
+        let values = rows.map { r in cols.map { c in perWell["\(WellID(row: r, column: c))"] ?? .nan } }
+        let rowLabels = rows.map { String(WellID(row: $0, column: 1).description.prefix { $0.isLetter }) }
+        return "<figure>" + Charts.heatmap(values, rowLabels: rowLabels, columnLabels: cols.map(String.init), title: title, showValues: showValues)
+            + "<figcaption>\(Charts.escape(caption))</figcaption></figure>"
+    }
+
     /// Per plate, from the fields tables: fields, those dropped by QC and why, and the medians (and
-    /// extremes) of the segmentation diameter, focus, contrast and saturation; then a plate map of the
-    /// median focus per well, where blurred wells stand out.
+    /// extremes) of the segmentation diameter, focus, contrast and saturation; then plate maps of the
+    /// median focus per well, where blurred wells stand out, and of the most saturated field per well
+    /// when any field has saturated pixels.
     func fieldQC() throws -> String {
         var table = "<h3>Field QC</h3><table><tr><th>plate</th><th>fields</th><th>dropped</th><th>diameter (px)</th><th>focus, median (lowest)</th><th>contrast, median (lowest)</th><th>saturated, highest</th></tr>"
         var maps = ""
@@ -137,15 +144,20 @@ public struct RunReport {
             table += "<tr><td>\(Charts.escape(plate.name))</td><td>\(t.rowCount)</td><td>\(Charts.escape(droppedText))</td><td>\(median(try numbers(t, "Segmentation_Diameter")))</td>"
             table += "<td>\(median(focus)) (\(focus.min().map { String(format: "%.3g", $0) } ?? "-"))</td><td>\(median(contrast)) (\(contrast.min().map { String(format: "%.3g", $0) } ?? "-"))</td>"
             table += "<td>\(saturated.max().map { String(format: "%.2g", $0) } ?? "-")</td></tr>"
-            var perWell = [String: [Double]]()
-            for (w, f) in zip(try t.column("Metadata_Well"), try t.column("QC_Focus")) { if let v = Double(f) { perWell[w, default: []].append(v) } }
-            guard !perWell.isEmpty else { continue }
-            let ids = plate.wells.map(\.id)
-            let rows = Array(Set(ids.map(\.row))).sorted(), cols = Array(Set(ids.map(\.column))).sorted()
-            let values = rows.map { r in cols.map { c in perWell["\(WellID(row: r, column: c))"].map { Double(percentile($0.map(Float.init), 50)) } ?? .nan } }
-            let rowLabels = rows.map { String(WellID(row: $0, column: 1).description.prefix { $0.isLetter }) }
-            maps += "<figure>" + Charts.heatmap(values, rowLabels: rowLabels, columnLabels: cols.map(String.init), title: "median focus per well, \(plate.name)")
-            maps += "<figcaption>\(Charts.escape(plate.name)): focus (1 / edge width in px) per well; lower is blurrier</figcaption></figure>"
+            func perWell(_ column: String, _ summary: ([Double]) -> Double) throws -> [String: Double] {
+                var values = [String: [Double]]()
+                for (w, f) in zip(try t.column("Metadata_Well"), try t.column(column)) { if let v = Double(f) { values[w, default: []].append(v) } }
+                return values.mapValues(summary)
+            }
+            let focusMap = try perWell("QC_Focus") { Double(percentile($0.map(Float.init), 50)) }
+            if !focusMap.isEmpty {
+                maps += plateMap(plate, focusMap, title: "median focus per well, \(plate.name)",
+                                 caption: "\(plate.name): focus (1 / edge width in px) per well; lower is blurrier")
+            }
+            if saturated.contains(where: { $0 > 0 }) {
+                maps += plateMap(plate, try perWell("QC_SaturatedFraction") { $0.max() ?? .nan }, title: "saturated fraction per well, \(plate.name)",
+                                 caption: "\(plate.name): the most saturated field's fraction of pixels at the image's maximum, per well")
+            }
         }
         return table + "</table><div class=\"row\">" + maps + "</div>"
     }
