@@ -45,3 +45,39 @@ public enum EmbeddingProfiles {
             featureNames: (0..<dimension).map { "\(tap)_\($0)" }, features: features, rowCount: plates.count, context: "embeddings in \(folder.path)")
     }
 }
+
+extension EmbeddingStage {
+    /// Whether `file` is an embeddings file (per-cell metadata at the root, `/embeddings/<tap>`).
+    public static func isEmbeddingsFile(_ file: HDF5File) -> Bool {
+        file.exists("/embeddings") && file.exists("/Metadata_Well")
+    }
+
+    /// One row per cell of an embeddings file: its per-cell metadata (`Metadata_*`; the nucleus number
+    /// and centre as `Metadata_Nuclei_*`, so that pycytominer and the profile stage do not take them
+    /// for features) and every tap's embedding as features `<tap>_<i>` (taps in name order), as
+    /// `morpho table` and `morpho profile` read it. A tap whose row count differs is an error naming it.
+    public static func readCells(_ url: URL) throws -> FeatureTable {
+        let file = try HDF5File(opening: url)
+        defer { file.close() }
+        var names = [String](), columns = [MetadataColumn]()
+        for name in try file.members(of: "/") where name.hasPrefix("Metadata_") || name.hasPrefix("Nuclei_") {
+            names.append(name.hasPrefix("Metadata_") ? name : "Metadata_" + name)
+            columns.append(try file.isStringDataset("/\(name)") ? .strings(try file.readStrings("/\(name)")) : .numbers(try file.readDoubles("/\(name)")))
+        }
+        let rows = columns.first?.count ?? 0
+        var featureNames = [String](), blocks = [(values: [Float], width: Int)]()
+        for tap in try file.members(of: "/embeddings") {
+            let (values, shape) = try file.readItems("/embeddings/\(tap)")
+            guard shape.count == 2, shape[0] == rows else {
+                throw MorphoError.hdf5(path: url.path, object: "/embeddings/\(tap)", problem: "shape \(shape) does not match the \(rows) cells of the metadata")
+            }
+            featureNames += (0..<shape[1]).map { "\(tap)_\($0)" }
+            blocks.append((values, shape[1]))
+        }
+        var features = [Float]()
+        features.reserveCapacity(rows * featureNames.count)
+        for r in 0..<rows { for b in blocks { features += b.values[(r * b.width)..<((r + 1) * b.width)] } }
+        return try FeatureTable(metadataNames: names, metadata: columns, featureNames: featureNames, features: features,
+                                rowCount: rows, context: url.path)
+    }
+}

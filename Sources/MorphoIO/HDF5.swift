@@ -275,6 +275,17 @@ public final class HDF5File {
         }
     }
 
+    /// Whether the dataset at `path` holds strings.
+    public func isStringDataset(_ path: String) throws -> Bool {
+        try HDF5File.locked {
+            try withDataset(path) { ds, _ in
+                let fileType = H5Dget_type(ds)
+                defer { H5Tclose(fileType) }
+                return H5Tget_class(fileType) == H5T_STRING
+            }
+        }
+    }
+
     /// Reads a 1-D string dataset (variable- or fixed-length).
     public func readStrings(_ path: String) throws -> [String] {
         try HDF5File.locked {

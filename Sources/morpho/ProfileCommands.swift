@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Embedding
 import MoAMatching
 import MorphoCore
 import MorphoIO
@@ -16,8 +17,12 @@ func readTable(_ path: String, bbbc021: String?) throws -> FeatureTable {
         return try BBBC021Layout.readProfiles(url, experiment: experiment)
     }
     if url.pathExtension == "h5" {
-        // A feature table (/table) or a per-plate single-cell store (/cells).
+        // A feature table (/table), a per-plate single-cell store (/cells) or an embeddings file.
         let file = try HDF5File(opening: url)
+        if EmbeddingStage.isEmbeddingsFile(file) {
+            file.close()
+            return try EmbeddingStage.readCells(url)
+        }
         return try FeatureTableHDF5.read(from: file, group: file.exists("/table") ? "/table" : "/cells")
     }
     return try FeatureTableCSV.read(url)

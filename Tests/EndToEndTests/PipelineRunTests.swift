@@ -128,6 +128,30 @@ enum TinyPipeline {
         #expect(fixed.status == 0 && fixed.stderr.contains("illumination: 0 unit(s) run, 2 up to date"), "\(fixed.stderr)")
     }
 
+    /// `morpho table` and `morpho profile` read Morpho's own embeddings files: one row per cell, its
+    /// metadata, and every layer's embedding as features (layer2_*, pool_*), values as stored.
+    @Test func tableAndProfileReadTheEmbeddingsFiles() throws {
+        let run = TinyPipeline.finished
+        let dir = TestPaths.temporaryDirectory("embeddings-table")
+        let plate = run.appendingPathComponent("embeddings/Week1_22123.h5").path, cells = dir.appendingPathComponent("cells.csv")
+        let t = try MorphoBinary.run(["table", plate, "--out", cells.path])
+        #expect(t.status == 0, "\(t.stderr)")
+        let table = try FeatureTableCSV.read(cells)
+        let file = try HDF5File(opening: URL(fileURLWithPath: plate))
+        let layer2 = try file.readItems("/embeddings/layer2"), pool = try file.readItems("/embeddings/pool")
+        file.close()
+        let (n, d2, dp) = (layer2.shape[0], layer2.shape[1], pool.shape[1])
+        #expect(table.rowCount == n && table.featureNames.first == "layer2_0" && table.featureNames.last == "pool_\(dp - 1)")
+        #expect(table.metadataNames.contains("Metadata_Well") && table.metadataNames.contains("Metadata_Nuclei_Location_Center_X"))
+        #expect(table[row: n - 1, feature: 0] == layer2.values[(n - 1) * d2] && table[row: n - 1, feature: d2] == pool.values[(n - 1) * dp])
+        let wells = dir.appendingPathComponent("wells.csv")
+        let p = try MorphoBinary.run(["profile", plate, "--aggregate-by", "Metadata_Plate,Metadata_Well", "--normalization", "none",
+                                      "--treatment-by", "none", "--out", wells.path])
+        #expect(p.status == 0, "\(p.stderr)")
+        let wellRows = try FeatureTableCSV.read(wells).rowCount
+        #expect(wellRows == Set(table.metadataColumn("Metadata_Well")!.texts).count)
+    }
+
     @Test func reportRendersInChromiumWithEveryImage() throws {
         let report = TinyPipeline.finished.appendingPathComponent("report.html")
         let html = try String(contentsOf: report, encoding: .utf8)
