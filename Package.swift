@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CLAPACK", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
 
@@ -45,7 +46,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10")]),
 
         .target(name: "MorphoCore"),
-        .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib", "OpenCVBridge"]),
+        .target(name: "MorphoIO", dependencies: ["MorphoCore", "CTIFF", "CHDF5", "CZlib", "CZstd", "OpenCVBridge"]),
         .target(name: "Synthetic", dependencies: ["MorphoCore", "MorphoIO"], swiftSettings: optimizedInDebug),
         .target(name: "Profiling", dependencies: ["MorphoCore", "CLAPACK"]),
         .target(name: "MoAMatching", dependencies: ["MorphoCore", "Profiling"]),

@@ -3,7 +3,7 @@
 # Python for the test peers. Safe to run again; prints nothing to do when all is there.
 set -euo pipefail
 
-packages=(pkg-config zlib1g-dev libssl-dev libtiff-dev libhdf5-dev libopencv-dev libopenblas-dev liblapacke-dev libtorch-dev)
+packages=(pkg-config zlib1g-dev libssl-dev libzstd-dev libtiff-dev libhdf5-dev libopencv-dev libopenblas-dev liblapacke-dev libtorch-dev)
 if [[ "${1:-}" == "--test" ]]; then
     command -v python3 >/dev/null || packages+=(python3)
     python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)

@@ -16,6 +16,9 @@ func readTable(_ path: String, bbbc021: String?) throws -> FeatureTable {
                                                      moaCSV: dir.appendingPathComponent("BBBC021_v1_moa.csv"))
         return try BBBC021Layout.readProfiles(url, experiment: experiment)
     }
+    if url.pathExtension == "parquet" {
+        throw MorphoError.file(path: url.path, problem: "Morpho writes Parquet but does not read it yet; give the table as .csv, .csv.gz or .h5")
+    }
     if url.pathExtension == "h5" {
         // A feature table (/table), a per-plate single-cell store (/cells) or an embeddings file.
         let file = try HDF5File(opening: url)
@@ -30,7 +33,10 @@ func readTable(_ path: String, bbbc021: String?) throws -> FeatureTable {
 
 func writeTable(_ table: FeatureTable, to path: String) throws {
     let url = URL(fileURLWithPath: path)
-    if url.pathExtension == "h5" {
+    if url.pathExtension == "parquet" {
+        let (names, columns) = table.parquetColumns()
+        try Parquet.write(names: names, columns: columns, rowCount: table.rowCount, to: url)
+    } else if url.pathExtension == "h5" {
         try HDF5File.writeAtomically(to: url) { try FeatureTableHDF5.write(table, to: $0, group: "/table") }
     } else {
         try FeatureTableCSV.write(table, to: url)
@@ -55,7 +61,7 @@ struct ProfileCommand: ParsableCommand {
     )
 
     @Argument(help: "Input table (.csv, .csv.gz, or .h5 with a /table feature table or a /cells single-cell store).") var input: String
-    @Option(help: "Output table (.csv, .csv.gz or .h5).") var out: String
+    @Option(help: "Output table (.csv, .csv.gz, .h5 or .parquet).") var out: String
     @Option(help: "Folder with BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv to join (for Ljosa's per-well file).") var bbbc021: String?
     @Option(help: "First aggregate rows by these columns (e.g. cells to wells: Metadata_Plate,Metadata_Well), or none.") var aggregateBy = "none"
     @Option(help: "Aggregation: mean or median.") var operation = "mean"

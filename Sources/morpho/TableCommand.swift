@@ -17,7 +17,7 @@ struct TableCommand: ParsableCommand {
 
     @Argument(help: "Input table: .csv, .csv.gz or .h5 (a feature table /table, a single-cell store /cells or an embeddings file).") var input: String
     @Option(help: "Folder with BBBC021_v1_image.csv.gz and BBBC021_v1_moa.csv: join plate/well with annotations.") var bbbc021: String?
-    @Option(help: "Write the table here (.csv, .csv.gz or .h5).") var out: String?
+    @Option(help: "Write the table here (.csv, .csv.gz, .h5 or .parquet).") var out: String?
 
     func run() throws {
         try Morpho.reportingErrors {

@@ -60,6 +60,25 @@ enum MorphoBinary {
         let back = try MorphoBinary.run(["table", h5.path])
         #expect(back.stdout.contains("632 rows, 7 metadata columns, 516 features"), "\(back.stdout)\(back.stderr)")
         #expect(try FeatureTableCSV.read(csv) == FeatureTableHDF5.read(from: HDF5File(opening: h5), group: "/table"))
+        // Parquet: pandas reads the same frame as from the CSV (features as float32, missing MoA as null).
+        let parquet = dir.appendingPathComponent("ljosa.parquet")
+        #expect(try MorphoBinary.run(["table", csv.path, "--out", parquet.path]).status == 0)
+        if Peers.available {
+            let same = try Peers.run(["-c", """
+            import sys, pandas as pd, numpy as np
+            p, c = pd.read_parquet(sys.argv[1]), pd.read_csv(sys.argv[2])
+            assert list(p.columns) == list(c.columns) and p.shape == (632, 523), (p.shape, c.shape)
+            f = [x for x in c.columns if not x.startswith("Metadata_")]
+            assert all(p[x].dtype == np.float32 for x in f)
+            assert np.array_equal(p[f].to_numpy(np.float64), c[f].to_numpy(np.float32).astype(np.float64), equal_nan=True)
+            m = [x for x in c.columns if x.startswith("Metadata_")]
+            assert all(((p[x] == c[x]) | (p[x].isna() & c[x].isna())).all() for x in m), m
+            print("same")
+            """, parquet.path, csv.path])
+            #expect(same.contains("same"), "\(same)")
+        }
+        let refused = try MorphoBinary.run(["table", parquet.path])
+        #expect(refused.status == 1 && refused.stderr.contains("does not read it yet"), "\(refused.stderr)")
     }
 
     @Test func tiffShowsRealFiles() throws {
