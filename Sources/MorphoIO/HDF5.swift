@@ -481,15 +481,15 @@ public final class HDF5File {
 
     /// Sizes come from the file: a read of a dataset declared far larger than it stores (unwritten
     /// chunks read as fill values) must not become an allocation of that size. Checks the product of
-    /// `counts` x `bytes` against the memory budget (`TIFF.memoryBudget`) before allocating.
+    /// `counts` x `bytes` against the memory budget (`MemoryBudget.bytes`) before allocating.
     private func checkAllocation(_ counts: [Int], bytes: Int, object: String) throws {
         var total = bytes, overflow = false
         for c in counts {
             let (product, o) = total.multipliedReportingOverflow(by: max(c, 0))
             total = product; overflow = overflow || o
         }
-        if overflow || total > TIFF.memoryBudget {
-            throw MorphoError.hdf5(path: url.path, object: object, problem: "reading \(counts.map(String.init).joined(separator: " x ")) values would take \(overflow ? "more than 2^63" : "\(total >> 20) MiB of") memory, over the budget of \(TIFF.memoryBudget >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
+        if overflow || total > MemoryBudget.bytes {
+            throw MorphoError.hdf5(path: url.path, object: object, problem: "reading \(counts.map(String.init).joined(separator: " x ")) values would take \(overflow ? "more than 2^63" : "\(total >> 20) MiB of") memory, over the budget of \(MemoryBudget.bytes >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
         }
     }
 

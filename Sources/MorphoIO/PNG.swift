@@ -43,7 +43,7 @@ extension Data {
 
 extension PNG {
     /// A PNG's size comes from its header (IHDR: width and height, big-endian, at bytes 16 and 20), so
-    /// it is checked against the memory budget (`TIFF.memoryBudget`, as Float samples of up to 4
+    /// it is checked against the memory budget (`MemoryBudget.bytes`, as Float samples of up to 4
     /// channels) before OpenCV decodes it.
     static func checkDeclaredSize(_ url: URL) throws {
         guard let handle = FileHandle(forReadingAtPath: url.path) else { return }
@@ -53,8 +53,8 @@ extension PNG {
         func be32(_ o: Int) -> Int { header[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
         let (width, height) = (be32(16), be32(20))
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
-        if overflow || pixels > TIFF.memoryBudget / 16 {
-            throw MorphoError.unsupportedImage(path: url.path, problem: "declares \(width)x\(height) pixels, over the memory budget of \(TIFF.memoryBudget >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
+        if overflow || pixels > MemoryBudget.bytes / 16 {
+            throw MorphoError.unsupportedImage(path: url.path, problem: "declares \(width)x\(height) pixels, over the memory budget of \(MemoryBudget.bytes >> 20) MiB (set MORPHO_MAX_IMAGE_BYTES to raise it)")
         }
     }
 

@@ -199,12 +199,7 @@ public enum TIFF {
                         compression: Int(comp), tiled: TIFFIsTiled(tif) != 0)
     }
 
-    /// The most bytes one decoded page may take in memory (as 32-bit floats): 1 GiB, or
-    /// `MORPHO_MAX_IMAGE_BYTES`. Sizes come from the file, so they are checked before allocating
-    /// (also for PNG images and HDF5 datasets).
-    public static var memoryBudget: Int {
-        ProcessInfo.processInfo.environment["MORPHO_MAX_IMAGE_BYTES"].flatMap { Int($0) }.map { max($0, 1) } ?? 1 << 30
-    }
+    static var memoryBudget: Int { MemoryBudget.bytes }
 
     /// Refuses a page whose declared size cannot be right or would not fit the memory budget: its
     /// decoded size above `memoryBudget`; strips or tiles whose stored bytes add up to more than the

@@ -56,10 +56,10 @@ public struct NucleusSegmenter: Sendable {
     /// The nucleus diameter of a plate (`DiameterScope.plate`) from a sample of its fields (after
     /// illumination correction): the median of the fields' estimates, leaving out fields with no
     /// foreground separable from the background; nil when no field counts. The configured diameter
-    /// when there is one. `parallel`: the fields at once (false: one after the other).
-    public func plateDiameter(_ sample: [Image], parallel: Bool = true) throws -> Double? {
+    /// when there is one. `threads`: how many fields at once (default `Parallelism.maxThreads`).
+    public func plateDiameter(_ sample: [Image], threads: Int? = nil) throws -> Double? {
         if let d = config.configuredDiameter { return d }
-        let estimate = { @Sendable (k: Int) throws -> Double? in
+        let estimates = try concurrentMap(sample.count, threads: threads) { k -> Double? in
             let dna = sample[k]
             guard dna.width > 2, dna.height > 2, dna.pixels.withUnsafeBufferPointer(firstNonFinite) == nil,
                   let scale = try NucleusScale.find(dna, configured: nil, sigma: { config.resolved(diameter: $0).smoothingSigma },
@@ -67,8 +67,7 @@ public struct NucleusSegmenter: Sendable {
             let t = max(Float(config.minimumThreshold), scale.threshold * Float(config.thresholdScale))
             let mask = ImageProcessing.fillHoles(scale.smoothed.pixels.map { $0 > t ? 1 : 0 }, width: dna.width, height: dna.height)
             return FieldQC.measure(dna, smoothed: scale.smoothed, mask: mask, saturatedFraction: 0).separable ? scale.diameter : nil
-        }
-        let estimates = try (parallel ? concurrentMap(sample.count, estimate) : sample.indices.map(estimate)).compactMap { $0 }
+        }.compactMap { $0 }
         return estimates.isEmpty ? nil : Double(percentile(estimates.map(Float.init), 50))
     }
 

@@ -142,21 +142,18 @@ public struct SegmentationStage: Sendable {
             let raw = try ImageFile.readImage(file, plane: site.planes[dna])
             return (raw, try function?.apply(to: raw, context: context) ?? raw, context)
         }
-        var estimated: Double?
-        if config.configuredDiameter == nil && config.diameterScope == .plate {
-            let sample = NucleusSegmenter.plateSample(count: sites.count)
-            estimated = try segmenter.plateDiameter(try concurrentMap(sample.count) { try load(sample[$0]).corrected })
-            let plateDiameter = estimated
-            if progress {
-                let what = plateDiameter.map { String(format: "nucleus diameter %.1f px", $0) } ?? "no separable foreground; diameter estimated per field"
-                FileHandle.standardError.write(Data("segmentation \(plate.name): \(what) (from \(sample.count) sampled fields)\n".utf8))
-            }
+        // One diameter for the plate from a sample of its fields, which are then segmented as read.
+        let sample = config.configuredDiameter == nil && config.diameterScope == .plate ? NucleusSegmenter.plateSample(count: sites.count) : []
+        let sampled = Dictionary(uniqueKeysWithValues: zip(sample, try concurrentMap(sample.count) { try load(sample[$0]) }))
+        let plateDiameter = sample.isEmpty ? nil : try segmenter.plateDiameter(sample.map { sampled[$0]!.corrected })
+        if !sample.isEmpty && progress {
+            let what = plateDiameter.map { String(format: "nucleus diameter %.1f px", $0) } ?? "no separable foreground; diameter estimated per field"
+            FileHandle.standardError.write(Data("segmentation \(plate.name): \(what) (from \(sample.count) sampled fields)\n".utf8))
         }
-        let plateDiameter = estimated
         let reporter = ProgressReporter("segmentation \(plate.name)", total: sites.count, enabled: progress)
         let fields = try concurrentMap(sites.count) { k -> (nuclei: [Nucleus], threshold: Float?, flag: String?, qc: FieldQC) in
             let (well, site) = sites[k]
-            let (raw, image, context) = try load(k)
+            let (raw, image, context) = try sampled[k] ?? load(k)
             let result = try segmenter.segment(image, raw: raw, context: context, plateDiameter: plateDiameter)
             if saveLabels {
                 try TIFF.write(result.labels.image, to: Self.labelsURL(folder: output, plate: plate.name, well: "\(well)", site: site.index))

@@ -107,7 +107,7 @@ struct BenchImageStages: ParsableCommand {
         let sample = try NucleusSegmenter.plateSample(count: fields).map { k in
             try functions[0].read(dir.appendingPathComponent(String(format: "f%03d_c0.tif", k)), context: "field \(k)")
         }
-        let diameter = config.diameterScope == .plate ? try segmenter.plateDiameter(sample, parallel: threads > 1) : nil
+        let diameter = config.diameterScope == .plate ? try segmenter.plateDiameter(sample, threads: threads) : nil
         let counts = try concurrentMap(threads) { worker -> Int in
             var cells = 0
             for k in stride(from: worker, to: fields, by: threads) {
